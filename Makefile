@@ -1,0 +1,63 @@
+# edgevoice: the two commands a person needs are `make demo` and `make test`.
+# Both set everything up themselves on Debian 12 / Raspberry Pi OS bookworm:
+# apt build dependencies (through sudo when not root), a .venv, and the package.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Build deps of pyaudio and systemd-python (sdists), plus the tools the tests drive:
+# ALSA utilities, a PulseAudio server for real-time paced devices, espeak-ng for speech fixtures,
+# and systemd for `systemd-analyze verify` on the shipped unit.
+APT_PACKAGES := python3-venv python3-dev gcc pkg-config portaudio19-dev libsystemd-dev \
+                alsa-utils libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox systemd
+
+.PHONY: help deps venv lint typecheck pytest test demo bench clean
+
+help:
+	@echo "make test   install everything, then ruff + mypy --strict + pytest"
+	@echo "make demo   install everything, then run edgevoice on the embedded default"
+	@echo "make bench  run the shipped benchmarks"
+
+$(VENV)/.apt-done:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing apt packages:$$missing"; \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+deps: $(VENV)/.apt-done
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.apt-done
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+lint: venv
+	$(VENV)/bin/ruff check edgevoice tests
+	$(VENV)/bin/ruff format --check edgevoice tests
+
+typecheck: venv
+	$(VENV)/bin/mypy --strict edgevoice
+
+pytest: venv
+	$(VENV)/bin/pytest
+
+test: lint typecheck pytest
+
+demo: venv
+	$(VENV)/bin/edgevoice demo
+
+bench: venv
+	$(VENV)/bin/edgevoice bench resampler
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

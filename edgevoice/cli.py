@@ -1,0 +1,83 @@
+"""The `edgevoice` command line: argv -> config -> logging -> run -> exit status."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from edgevoice import __version__
+
+# Subcommand modules under edgevoice.commands, in the order `--help` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "run",
+    "check_config",
+    "version",
+)
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every subcommand takes (also accepted before the subcommand)."""
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("common options")
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="config file (default: $EDGEVOICE_CONFIG or /etc/edgevoice/edgevoice.toml)",
+    )
+    group.add_argument(
+        "--set",
+        metavar="SECTION.KEY=VALUE",
+        action="append",
+        dest="overrides",
+        default=argparse.SUPPRESS,
+        help="override one config value, type-checked like the file (repeatable)",
+    )
+    group.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=argparse.SUPPRESS,
+        help="log level (default: log.level from the config, else info)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="same as --log-level debug",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = argparse.ArgumentParser(
+        prog="edgevoice",
+        description="Push-to-talk and voice-triggered Gemini Live assistant for Raspberry Pi.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"edgevoice {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"edgevoice.commands.{name}")
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # Defaults live here, not on the parsers, so an option given before the subcommand is not
+    # overwritten by the subparser's default (argparse's parent-parser pitfall).
+    for name, default in (("config", None), ("overrides", []), ("log_level", None)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    if not hasattr(args, "verbose"):
+        args.verbose = False
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    status: int = args.func(args)
+    return status
