@@ -2,7 +2,7 @@
 
 ```
 EdgevoiceError                      base; has .error_class (FATAL / THROTTLED / TRANSIENT)
-├── ConfigError(ValueError)         the config file, an override or a secret source is wrong: exit 78
+├── ConfigError(ValueError)         config file, override or secret source is wrong: exit 78
 ├── AudioDeviceError(OSError)       a microphone or speaker failed; the supervisor reopens it
 │   ├── DeviceNotFoundError         no device matches the configured name (lists the candidates)
 │   ├── DeviceBusyError             "Device or resource busy": another process holds it
