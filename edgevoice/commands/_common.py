@@ -1,0 +1,47 @@
+"""What every config-reading subcommand does first: load the config, then set up logging.
+
+A bad config is reported on stderr, one problem per line with its key and file, and the command
+returns 78 (EX_CONFIG) before anything else starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from edgevoice.config import Config
+from edgevoice.config_files import load_config_from_args
+from edgevoice.errors import ConfigError
+from edgevoice.logs import setup_logging
+
+CommandBody = Callable[[argparse.Namespace, Config], int]
+
+
+def report_config_error(error: ConfigError) -> int:
+    for problem in error.problems:
+        print(f"edgevoice: config error: {problem}", file=sys.stderr)
+    return error.exit_status
+
+
+def log_level(args: argparse.Namespace, config: Config) -> str:
+    if args.verbose:
+        return "debug"
+    return str(args.log_level or config.log.level)
+
+
+def with_config(body: CommandBody) -> Callable[[argparse.Namespace], int]:
+    """Wrap a command body so it receives a validated Config, with logging set up."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            config = load_config_from_args(args)
+        except ConfigError as error:
+            return report_config_error(error)
+        setup_logging(log_level(args, config), config.log.target)
+        try:
+            return body(args, config)
+        except ConfigError as error:  # e.g. a key file found to be too open
+            return report_config_error(error)
+
+    return run

@@ -1,0 +1,42 @@
+"""`edgevoice run`: the daemon.
+
+Today it validates everything the daemon needs (config, credential) and then stops with status
+69 (EX_UNAVAILABLE), because the conversation loop (app + supervisor) is the next issue. It does
+not pretend to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from edgevoice.commands._common import with_config
+from edgevoice.config import Config
+from edgevoice.secrets import CredentialSource
+
+NAME = "run"
+EX_UNAVAILABLE = 69
+log = logging.getLogger("edgevoice")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser(
+        NAME,
+        parents=[common],
+        help="run the voice daemon (what systemd starts)",
+        description="Run the voice daemon in the foreground; systemd starts it this way.",
+    )
+    parser.set_defaults(func=with_config(run))
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    credential = CredentialSource(config.auth).resolve()  # 78 when missing or unsafe
+    log.info("config valid; credential from %s; model %s", credential.source, config.live.model)
+    print(
+        "edgevoice run: the conversation loop is not built yet (see README, Status); "
+        "use `edgevoice check-config` to validate a setup",
+        file=sys.stderr,
+    )
+    return EX_UNAVAILABLE
