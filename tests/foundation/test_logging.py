@@ -1,0 +1,107 @@
+"""Logging: native journald entries (through a real datagram socket), or a human stderr format."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edgevoice.logs import HumanFormatter, JournalHandler, setup_logging, under_journald
+
+JOURNAL_DIR = Path("/run/systemd/journal")
+JOURNAL_SOCKET = JOURNAL_DIR / "socket"
+
+
+def parse_native(datagram: bytes) -> dict[str, str]:
+    """Decode journald's native protocol: KEY=value lines, or KEY\\n<u64 le length><data>\\n."""
+    fields: dict[str, str] = {}
+    rest = datagram
+    while rest:
+        line, _, tail = rest.partition(b"\n")
+        if b"=" in line:
+            key, _, value = line.partition(b"=")
+            fields[key.decode()] = value.decode()
+            rest = tail
+        else:
+            (length,) = struct.unpack("<Q", tail[:8])
+            fields[line.decode()] = tail[8 : 8 + length].decode()
+            rest = tail[8 + length + 1 :]
+    return fields
+
+
+@pytest.fixture
+def fake_journald() -> Iterator[socket.socket]:
+    """Bind journald's well-known socket (libsystemd hard-codes the path); needs root."""
+    if os.geteuid() != 0:
+        pytest.skip("binding /run/systemd/journal/socket needs root (CI runs as root)")
+    if JOURNAL_SOCKET.exists():
+        pytest.skip("a journald socket already exists here; not replacing it")
+    JOURNAL_DIR.mkdir(parents=True, exist_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(JOURNAL_SOCKET))
+    sock.settimeout(5)
+    try:
+        yield sock
+    finally:
+        sock.close()
+        JOURNAL_SOCKET.unlink()
+
+
+def test_journal_entries_carry_priority_and_structured_fields(
+    fake_journald: socket.socket,
+) -> None:
+    handler = setup_logging("debug", "journal")
+    assert isinstance(handler, JournalHandler)
+    log = logging.getLogger("edgevoice.supervisor")
+    log.warning(
+        "connection lost; retrying in %.1f s",
+        2.5,
+        extra={"EDGEVOICE_STATE": "offline", "SESSION_ID": "s-1", "ERROR_CLASS": "transient"},
+    )
+    fields = parse_native(fake_journald.recv(65536))
+    assert fields["MESSAGE"] == "connection lost; retrying in 2.5 s"
+    assert fields["PRIORITY"] == "4"
+    assert fields["SYSLOG_IDENTIFIER"] == "edgevoice"
+    assert fields["EDGEVOICE_STATE"] == "offline"
+    assert fields["SESSION_ID"] == "s-1"
+    assert fields["ERROR_CLASS"] == "transient"
+    assert fields["LOGGER"] == "edgevoice.supervisor"
+    # journald keeps only upper-case names; nothing lower-case is sent, and no timestamp text.
+    assert all(name.isupper() or "_" in name for name in fields)
+    assert not fields["MESSAGE"][:2].isdigit()
+
+    log.error("boom", exc_info=ValueError("bad frame\nsecond line"))
+    fields = parse_native(fake_journald.recv(65536))
+    assert fields["PRIORITY"] == "3"
+    assert "ValueError: bad frame\nsecond line" in fields["EXCEPTION"]
+    log.debug("detail")
+    assert parse_native(fake_journald.recv(65536))["PRIORITY"] == "7"
+
+
+def test_human_format_on_stderr() -> None:
+    stream = io.StringIO()
+    setup_logging("info", "stderr", stream=stream)
+    log = logging.getLogger("edgevoice.audio")
+    log.debug("hidden at info")
+    log.info("opened %s", "hw:1,0", extra={"EDGEVOICE_STATE": "idle", "TURN_ID": 3})
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert lines[0].endswith("INFO edgevoice.audio: opened hw:1,0  state=idle turn_id=3")
+    assert isinstance(logging.getLogger().handlers[0].formatter, HumanFormatter)
+
+
+def test_under_journald_detection(tmp_path: Path) -> None:
+    with (tmp_path / "stream").open("w") as stream:
+        info = os.fstat(stream.fileno())
+        matching = {"JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}"}
+        assert under_journald(matching, stream)
+        other = {"JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino + 1}"}
+        assert not under_journald(other, stream)  # stderr was redirected elsewhere
+        assert not under_journald({}, stream)
+        assert not under_journald({"JOURNAL_STREAM": "garbage"}, stream)
