@@ -83,7 +83,7 @@ class CredentialSource:
             return Credential(CredentialKind.API_KEY, secret, f"key file {key_file}")
         value = self._environ.get(ENV_KEY, "").strip()
         if value:
-            return Credential(CredentialKind.API_KEY, Secret(value), f"environment {ENV_KEY}")
+            return Credential(CredentialKind.API_KEY, Secret(value), f"environment variable {ENV_KEY}")
         raise ConfigError.single(
             "auth",
             f"no API key found; put it in a file (chmod 0600) named by auth.api_key_file, load it "
