@@ -29,6 +29,7 @@ from edgevoice.redact import Secret
 CREDENTIAL_NAME = "gemini-api-key"
 ENV_KEY = "GEMINI_API_KEY"
 TOKEN_PREFIX = "auth_tokens/"
+NO_CREDENTIAL = "none found"
 
 
 class CredentialKind(enum.Enum):
@@ -56,39 +57,42 @@ class CredentialSource:
 
     def describe(self) -> str:
         """Where the credential will come from, without reading it (for check-config)."""
-        if self.uses_tokens:
-            return f"ephemeral tokens from auth.token_command ({self._command_name()})"
-        if self._credential_path() is not None:
-            return f"systemd credential {CREDENTIAL_NAME}"
-        if self._auth.api_key_file:
-            return f"key file {self._auth.api_key_file}"
-        if self._environ.get(ENV_KEY):
-            return f"environment variable {ENV_KEY}"
-        return "none found"
+        return self._pick()[1]
 
     def resolve(self) -> Credential:
         """Read the credential now. Raises ConfigError (exit 78) naming the source and the fix."""
-        if self.uses_tokens:
+        where, source = self._pick()
+        if where == "token":
             return self._run_token_command()
-        path = self._credential_path()
-        if path is not None:
-            return Credential(
-                CredentialKind.API_KEY,
-                _read_key(path, "systemd credential", check_mode=False),
-                f"systemd credential {CREDENTIAL_NAME}",
+        if where == "credential":
+            secret = _read_key(
+                self._credential_path() or "", "systemd credential", check_mode=False
             )
-        if self._auth.api_key_file:
-            key_file = self._auth.api_key_file
-            secret = _read_key(key_file, "auth.api_key_file", check_mode=True)
-            return Credential(CredentialKind.API_KEY, secret, f"key file {key_file}")
-        value = self._environ.get(ENV_KEY, "").strip()
-        if value:
-            return Credential(CredentialKind.API_KEY, Secret(value), f"environment variable {ENV_KEY}")
+            return Credential(CredentialKind.API_KEY, secret, source)
+        if where == "file":
+            secret = _read_key(self._auth.api_key_file, "auth.api_key_file", check_mode=True)
+            return Credential(CredentialKind.API_KEY, secret, source)
+        if where == "environment":
+            return Credential(
+                CredentialKind.API_KEY, Secret(self._environ[ENV_KEY].strip()), source
+            )
         raise ConfigError.single(
             "auth",
             f"no API key found; put it in a file (chmod 0600) named by auth.api_key_file, load it "
             f"as the systemd credential {CREDENTIAL_NAME}, or set {ENV_KEY}",
         )
+
+    def _pick(self) -> tuple[str, str]:
+        """The source that applies, in lookup order, and how to name it in logs."""
+        if self.uses_tokens:
+            return "token", f"ephemeral tokens from auth.token_command ({self._command_name()})"
+        if self._credential_path() is not None:
+            return "credential", f"systemd credential {CREDENTIAL_NAME}"
+        if self._auth.api_key_file:
+            return "file", f"key file {self._auth.api_key_file}"
+        if self._environ.get(ENV_KEY, "").strip():
+            return "environment", f"environment variable {ENV_KEY}"
+        return "none", NO_CREDENTIAL
 
     def _credential_path(self) -> str | None:
         directory = self._environ.get("CREDENTIALS_DIRECTORY")

@@ -8,7 +8,7 @@ from typing import Any
 
 from edgevoice.commands._common import with_config
 from edgevoice.config import Config, to_toml
-from edgevoice.secrets import CredentialSource
+from edgevoice.secrets import NO_CREDENTIAL, CredentialSource
 
 NAME = "check-config"
 
@@ -36,7 +36,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 def check(args: argparse.Namespace, config: Config) -> int:
     credentials = CredentialSource(config.auth)
     where = credentials.describe()
-    if where == "none found" and not args.require_key:
+    if where == NO_CREDENTIAL and not args.require_key:
         print(
             "edgevoice: warning: no API key found yet; `edgevoice run` needs one "
             "(auth.api_key_file, the systemd credential gemini-api-key, or GEMINI_API_KEY)",
