@@ -154,10 +154,18 @@ class ConnectError(EdgevoiceError, ConnectionError):
     endpoint or credentials), everything else (DNS, refused, timeout, 5xx) is TRANSIENT.
     """
 
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        error_class: ErrorClass | None = None,
+    ) -> None:
         super().__init__(message)
         self.http_status = http_status
-        if http_status in (400, 401, 403, 404):
+        if error_class is not None:
+            self.error_class = error_class
+        elif http_status in (400, 401, 403, 404):
             self.error_class = ErrorClass.FATAL
         elif http_status == 429:
             self.error_class = ErrorClass.THROTTLED

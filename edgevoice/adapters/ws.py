@@ -1,0 +1,300 @@
+"""The WebSocket shell around `LiveSession`: one `LiveConnection` is one Live API connection.
+
+```
+conn = await LiveConnection.open(endpoint, credential, options)   # connect + setup + wait
+await conn.send_audio(pcm16k)                                      # any LiveSession input
+async for event in conn.events(): ...                               # decoded server events
+await conn.close()                                                  # 1000, on shutdown
+```
+
+Policy decided here (docs/live-protocol.md sections 1 and 6):
+
+- The API key goes in the `x-goog-api-key` header, an ephemeral token in `Authorization: Token`
+  on the v1alpha `BidiGenerateContentConstrained` path. Neither ever goes in the URL.
+- TLS is always verified (`wss://`); plain `ws://` is accepted only for loopback hosts, which is
+  where the simulator runs.
+- Keepalive: the real server answers pings slowly (8-30 s in field reports), which trips the
+  websockets default of 20 s. We ping every `keepalive_interval` s and give the pong
+  `keepalive_timeout` s, so a dead link is found in about 1.5 minutes at most without false
+  alarms; the supervisor's response timeout catches a live socket whose server stopped talking.
+- permessage-deflate is off: base64 PCM gains little from it and a Pi pays the CPU both ways.
+- Every failure surfaces as a typed error from `edgevoice.errors` that the supervisor classifies:
+  `ConnectError` (handshake), `SessionClosedError` (close code and reason, 1006 for a drop),
+  `RemoteProtocolError` (a bad frame: the connection is closed first), `TimeoutError`-based
+  `ConnectError` for a server that accepts but never answers setup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from edgevoice.errors import ConnectError, ErrorClass, RemoteProtocolError, SessionClosedError
+from edgevoice.live.messages import ServerEvent, SetupComplete
+from edgevoice.live.session import LiveSession, SessionOptions
+from edgevoice.secrets import Credential, CredentialKind
+
+log = logging.getLogger("edgevoice.ws")
+
+SERVICE = "google.ai.generativelanguage.{version}.GenerativeService.{method}"
+# Close code we send when the server breaks the protocol: 1008 "policy violation" is the generic
+# application-level refusal (RFC 6455 7.4.1); 1002 is reserved for WebSocket framing errors.
+CLOSE_REMOTE_PROTOCOL = 1008
+CLOSE_SETUP_TIMEOUT = 1000
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to connect. Built from `live.endpoint`, `live.api_version` and timeouts."""
+
+    base_url: str = "wss://generativelanguage.googleapis.com"
+    api_version: str = "v1beta"
+    connect_timeout: float = 10.0  # s: TCP + TLS + WebSocket upgrade
+    setup_timeout: float = 10.0  # s: setup sent -> setupComplete
+    keepalive_interval: float | None = 30.0  # s between pings; None or 0 disables them
+    keepalive_timeout: float = 60.0  # s to wait for a pong
+    max_message_size: int = 4 * 1024 * 1024  # bytes; the server keeps its frames under 1 MiB
+    close_timeout: float = 5.0  # s to wait for the closing handshake
+
+    def url(self, kind: CredentialKind) -> str:
+        """The full WebSocket URL for a credential kind (tokens use the Constrained method)."""
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("wss", "ws") or not parts.hostname:
+            raise ConnectError(f"live.endpoint {self.base_url!r} is not a ws(s):// URL")
+        if parts.scheme == "ws" and not is_loopback(parts.hostname):
+            raise ConnectError(
+                f"refusing plain ws:// to {parts.hostname}: only loopback hosts may skip TLS; "
+                "use wss://",
+                error_class=ErrorClass.FATAL,  # retrying cannot help
+            )
+        if kind is CredentialKind.TOKEN:
+            # Ephemeral tokens exist on v1alpha only (section 1.1 and 7).
+            method, version = "BidiGenerateContentConstrained", "v1alpha"
+        else:
+            method, version = "BidiGenerateContent", self.api_version
+        path = parts.path.rstrip("/") + "/ws/" + SERVICE.format(version=version, method=method)
+        return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def auth_headers(credential: Credential) -> list[tuple[str, str]]:
+    if credential.kind is CredentialKind.TOKEN:
+        return [("Authorization", f"Token {credential.secret.reveal()}")]
+    return [("x-goog-api-key", credential.secret.reveal())]
+
+
+class LiveConnection:
+    """A connected, set-up Live session. Create with `LiveConnection.open`."""
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        session: LiveSession,
+        clock: Callable[[], float],
+    ) -> None:
+        self._ws = ws
+        self.session = session
+        self._clock = clock
+        self._send_lock = asyncio.Lock()
+        self.setup: SetupComplete | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        endpoint: Endpoint,
+        credential: Credential,
+        options: SessionOptions,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> LiveConnection:
+        """Connect, send setup, and wait for setupComplete.
+
+        Raises ConnectError (handshake refused, network, timeouts), SessionClosedError (the
+        server closed during setup: bad key 1007, unknown model 1008, ...), RemoteProtocolError.
+        """
+        url = endpoint.url(credential.kind)
+        ws = await _connect(url, endpoint, credential, ssl_context)
+        conn = cls(ws, LiveSession(options), clock)
+        try:
+            await conn._setup(endpoint.setup_timeout)
+        except BaseException:
+            await conn._abort()
+            raise
+        return conn
+
+    async def _setup(self, seconds: float) -> None:
+        self.session.start()
+        await self._flush()
+        try:
+            async with asyncio.timeout(seconds):
+                while self.setup is None:
+                    frame = await self._recv()
+                    self.session.receive(frame, self._clock())
+                    for event in self.session.events():
+                        if isinstance(event, SetupComplete):
+                            self.setup = event
+        except TimeoutError:
+            raise ConnectError(
+                f"no setupComplete within {seconds:g} s; the server accepted the connection but "
+                "did not answer setup"
+            ) from None
+
+    # ---------------------------------------------------------------------------------------
+    # Sending: each method calls the LiveSession input of the same name, then flushes.
+
+    async def send_audio(self, pcm16k: bytes) -> None:
+        self.session.send_audio(pcm16k)
+        await self._flush()
+
+    async def send_text(self, text: str) -> None:
+        self.session.send_text(text)
+        await self._flush()
+
+    async def begin_activity(self) -> None:
+        self.session.begin_activity()
+        await self._flush()
+
+    async def end_activity(self) -> None:
+        self.session.end_activity()
+        await self._flush()
+
+    async def audio_stream_end(self) -> None:
+        self.session.audio_stream_end()
+        await self._flush()
+
+    async def send_tool_response(self, call_id: str, name: str, response: dict[str, Any]) -> None:
+        self.session.send_tool_response(call_id, name, response)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        frames = self.session.data_to_send()
+        if not frames:
+            return
+        async with self._send_lock:
+            try:
+                for frame in frames:
+                    await self._ws.send(frame)  # text frames, as the SDK sends them
+            except ConnectionClosed as exc:
+                raise self._closed(exc) from None
+
+    # ---------------------------------------------------------------------------------------
+    # Receiving
+
+    async def events(self) -> AsyncIterator[ServerEvent]:
+        """Yield server events until the connection ends, then raise why it ended.
+
+        Ends with SessionClosedError (even for a normal close, so the caller always learns the
+        code), or RemoteProtocolError after closing the connection on a bad server frame.
+        """
+        for event in self.session.events():  # anything decoded during setup
+            yield event
+        while True:
+            frame = await self._recv()
+            try:
+                self.session.receive(frame, self._clock())
+            except RemoteProtocolError as exc:
+                log.warning("closing the connection: %s", exc, extra={"ERROR_CLASS": "transient"})
+                await self._ws.close(CLOSE_REMOTE_PROTOCOL, "malformed server message")
+                self.session.closed(CLOSE_REMOTE_PROTOCOL, "malformed server message")
+                raise
+            for event in self.session.events():
+                yield event
+
+    async def _recv(self) -> bytes:
+        try:
+            frame = await self._ws.recv(decode=False)
+        except ConnectionClosed as exc:
+            raise self._closed(exc) from None
+        return frame if isinstance(frame, bytes) else frame.encode()
+
+    def _closed(self, exc: ConnectionClosed) -> SessionClosedError:
+        """Record the close in the session and return the typed error for it."""
+        if exc.rcvd is not None:
+            code, reason = exc.rcvd.code, exc.rcvd.reason
+        elif exc.sent is not None:
+            code, reason = exc.sent.code, exc.sent.reason
+        else:
+            code, reason = 1006, "connection dropped without a close frame"
+        self.session.closed(code, reason)
+        error = self.session.close_error
+        assert error is not None
+        return error
+
+    async def close(self) -> None:
+        """Close normally (1000) and wait briefly for the server's close frame."""
+        await self._ws.close(1000, "client closing")
+        if self.session.close_error is None:
+            self.session.closed(1000, "client closing")
+
+    async def _abort(self) -> None:
+        try:
+            await self._ws.close(CLOSE_SETUP_TIMEOUT, "setup failed")
+        finally:
+            if self.session.close_error is None:
+                self.session.closed(1000, "setup failed")
+
+    @property
+    def latency(self) -> float:
+        """Last measured ping round trip, in seconds (0 until a ping was answered)."""
+        return float(self._ws.latency)
+
+
+async def _connect(
+    url: str,
+    endpoint: Endpoint,
+    credential: Credential,
+    ssl_context: ssl.SSLContext | None,
+) -> ClientConnection:
+    interval = endpoint.keepalive_interval or None
+    kwargs: dict[str, Any] = {}
+    if url.startswith("wss://"):
+        # Verified TLS always: the default context checks the chain and the host name.
+        kwargs["ssl"] = ssl_context or ssl.create_default_context()
+    try:
+        return await connect(
+            url,
+            additional_headers=auth_headers(credential),
+            user_agent_header="edgevoice",
+            compression=None,
+            open_timeout=endpoint.connect_timeout,
+            ping_interval=interval,
+            ping_timeout=endpoint.keepalive_timeout if interval else None,
+            close_timeout=endpoint.close_timeout,
+            max_size=endpoint.max_message_size,
+            proxy=None,
+            **kwargs,
+        )
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        raise ConnectError(
+            f"the server refused the WebSocket upgrade with HTTP {status}", http_status=status
+        ) from None
+    except InvalidHandshake as exc:
+        raise ConnectError(f"WebSocket handshake failed: {exc}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise ConnectError(f"TLS certificate not trusted: {exc.verify_message}") from None
+    except TimeoutError:
+        raise ConnectError(
+            f"no WebSocket connection within {endpoint.connect_timeout:g} s"
+        ) from None
+    except OSError as exc:
+        raise ConnectError(f"cannot reach the Live API: {exc.strerror or exc}") from None
