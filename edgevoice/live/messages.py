@@ -731,9 +731,11 @@ def parse_duration(text: str) -> float:
 def _decode_base64(text: str) -> bytes:
     # proto3 JSON bytes: standard or URL-safe alphabet, padding optional (section 3.1).
     cleaned = text.translate(_URLSAFE_TO_STANDARD)
-    if "=" not in cleaned:
-        cleaned += "=" * (-len(cleaned) % 4)
-    return base64.b64decode(cleaned, validate=True)
+    body = cleaned.rstrip("=")
+    padding = len(cleaned) - len(body)
+    if padding and (padding > 2 or len(cleaned) % 4):
+        raise binascii.Error("wrong padding")  # binascii would let "QUJD=" through
+    return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
 
 
 _URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
