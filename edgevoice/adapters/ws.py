@@ -40,7 +40,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from edgevoice.errors import ConnectError, ErrorClass, RemoteProtocolError, SessionClosedError
-from edgevoice.live.messages import ServerEvent, SetupComplete
+from edgevoice.live.messages import IgnoredFields, ServerEvent, SetupComplete
 from edgevoice.live.session import LiveSession, SessionOptions
 from edgevoice.secrets import Credential, CredentialKind
 
@@ -162,28 +162,41 @@ class LiveConnection:
     # Sending: each method calls the LiveSession input of the same name, then flushes.
 
     async def send_audio(self, pcm16k: bytes) -> None:
+        self._check_open()
         self.session.send_audio(pcm16k)
         await self._flush()
 
     async def send_text(self, text: str) -> None:
+        self._check_open()
         self.session.send_text(text)
         await self._flush()
 
     async def begin_activity(self) -> None:
+        self._check_open()
         self.session.begin_activity()
         await self._flush()
 
     async def end_activity(self) -> None:
+        self._check_open()
         self.session.end_activity()
         await self._flush()
 
     async def audio_stream_end(self) -> None:
+        self._check_open()
         self.session.audio_stream_end()
         await self._flush()
 
     async def send_tool_response(self, call_id: str, name: str, response: dict[str, Any]) -> None:
+        self._check_open()
         self.session.send_tool_response(call_id, name, response)
         await self._flush()
+
+    def _check_open(self) -> None:
+        # After the socket closed, sending is a dropped link (TRANSIENT), not misuse: raise why
+        # it closed instead of the session's LocalProtocolError, which would read as FATAL.
+        error = self.session.close_error
+        if error is not None:
+            raise error
 
     async def _flush(self) -> None:
         frames = self.session.data_to_send()
@@ -217,6 +230,9 @@ class LiveConnection:
                 self.session.closed(CLOSE_REMOTE_PROTOCOL, "malformed server message")
                 raise
             for event in self.session.events():
+                if isinstance(event, IgnoredFields):
+                    log.debug("ignored server fields: %s", ", ".join(event.paths))
+                    continue
                 yield event
 
     async def _recv(self) -> bytes:

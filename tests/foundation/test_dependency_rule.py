@@ -22,6 +22,7 @@ CORE = (
     "edgevoice.dsp",
     "edgevoice.live.messages",
     "edgevoice.live.session",
+    "edgevoice.live.tools",
 )
 FORBIDDEN = {
     "websockets",
