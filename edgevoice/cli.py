@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "check_config",
     "version",
+    "probe",
 )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from edgevoice.errors import ConfigError, ConfigProblem
+from edgevoice.live.tools import LOCAL_TOOLS
 
 DEFAULT_CONFIG_PATH = "/etc/edgevoice/edgevoice.toml"
 RATE_RANGE = (8000, 192000)  # Hz the streaming resampler supports (edgevoice.dsp)
@@ -118,7 +119,7 @@ def _model(value: Any) -> str | None:
 
 
 def _tools(value: Any) -> str | None:
-    known = ("get_time",)
+    known = sorted(LOCAL_TOOLS)
     unknown = [t for t in value if t not in known]
     if unknown:
         return f"unknown tool(s) {unknown}; allowed: {list(known)}"
@@ -598,6 +599,17 @@ def _cross_checks(config: Config, source: str) -> list[ConfigProblem]:
         problems.append(
             ConfigProblem(
                 "led.pin", f"GPIO {config.led.pin} is already button.pin; pick another", source
+            )
+        )
+    if config.vad.end_of_speech == "server" and config.trigger.mode != "voice":
+        # The button brackets its turns with activityStart/End, which needs server VAD off for
+        # the whole connection (section 3.2), so server end-of-speech only fits the voice mode.
+        problems.append(
+            ConfigProblem(
+                "vad.end_of_speech",
+                f"'server' needs trigger.mode = 'voice' (it is {config.trigger.mode!r}); "
+                "use 'local' with a button",
+                source,
             )
         )
     return problems

@@ -56,6 +56,13 @@ BAD_CONFIGS: list[tuple[str, str, list[str], str, str]] = [
         "led.pin",
         "already button.pin",
     ),
+    (
+        "server-vad-with-button",
+        '[vad]\nend_of_speech = "server"\n',
+        [],
+        "vad.end_of_speech",
+        "trigger.mode = 'voice'",
+    ),
     ("unknown-voice", '[live]\nvoice = "Bob"\n', [], "live.voice", "allowed values"),
     ("unknown-tool", '[live]\ntools = ["rm_rf"]\n', [], "live.tools", "allowed"),
     ("override-range", "", ["--set", "button.pin=99"], "button.pin", "(--set)"),
