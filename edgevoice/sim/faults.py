@@ -1,0 +1,133 @@
+"""Fault knobs: what goes wrong, and when, on a simulated connection.
+
+A `Fault` is an action plus the moment it fires (`When`). Moments count per connection:
+`connect` (right after the upgrade, before any frame), `setup` (the setup frame was accepted,
+before setupComplete), `ready` (right after setupComplete), `frame:N` (after the Nth client
+frame, setup being frame 1, has been handled) and `turn:N` (after the Nth turnComplete on this
+connection). `times` limits how many connections a fault fires on over the server's life
+(default 1, 0 = every connection that reaches the moment), so "drop once, then recover" is the
+default shape.
+
+On the command line a fault is `ACTION[=ARG]@WHEN[*TIMES]`, for example `abort@turn:1`,
+`close=1011:Internal error encountered.@frame:3`, `goaway=2.5@ready`, `stall@setup*0`.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from dataclasses import dataclass
+
+from edgevoice.sim import reasons
+
+
+class FaultAction(enum.Enum):
+    CLOSE = "close"  # close with `code` and `reason`
+    ABORT = "abort"  # drop the TCP connection without a close frame (client sees 1006)
+    STALL = "stall"  # stop answering: keep reading and recording, send nothing more
+    MALFORMED = "malformed"  # send a frame that is not JSON, then carry on
+    UNKNOWN = "unknown"  # send a message type no client knows, then carry on
+    GOAWAY = "goaway"  # send goAway{timeLeft}, then close 1011 "Deadline expired..." after it
+    QUOTA = "quota"  # close 1011 with the quota text
+    UNAVAILABLE = "unavailable"  # close 1011 "The service is currently unavailable."
+
+
+class Moment(enum.Enum):
+    CONNECT = "connect"
+    SETUP = "setup"
+    READY = "ready"
+    FRAME = "frame"
+    TURN = "turn"
+
+
+@dataclass(frozen=True)
+class When:
+    moment: Moment
+    n: int = 0  # for FRAME and TURN
+
+    @classmethod
+    def parse(cls, text: str) -> When:
+        name, _, count = text.partition(":")
+        try:
+            moment = Moment(name)
+        except ValueError:
+            names = ", ".join(m.value for m in Moment)
+            raise ValueError(f"unknown moment {name!r}; use one of {names}") from None
+        if moment in (Moment.FRAME, Moment.TURN):
+            if not count.isdigit() or int(count) < 1:
+                raise ValueError(f"{name} needs a count >= 1, e.g. {name}:2")
+            return cls(moment, int(count))
+        if count:
+            raise ValueError(f"{name} takes no count")
+        return cls(moment)
+
+    def __str__(self) -> str:
+        return f"{self.moment.value}:{self.n}" if self.n else self.moment.value
+
+
+@dataclass(frozen=True)
+class Fault:
+    action: FaultAction
+    when: When
+    code: int = reasons.INTERNAL  # CLOSE only
+    reason: str = reasons.INTERNAL_ERROR  # CLOSE only
+    time_left_s: float = 1.0  # GOAWAY only: the timeLeft announced, then the wait before closing
+    times: int = 1  # connections it may fire on; 0 = unlimited
+
+    @classmethod
+    def parse(cls, spec: str) -> Fault:
+        """Parse `ACTION[=ARG]@WHEN[*TIMES]`; raise ValueError naming what is wrong."""
+        head, at, tail = spec.rpartition("@")
+        if not at:
+            raise ValueError(f"fault {spec!r}: expected ACTION[=ARG]@WHEN, e.g. abort@turn:1")
+        when_text, star, times_text = tail.partition("*")
+        times = 1
+        if star:
+            if not times_text.isdigit():
+                raise ValueError(f"fault {spec!r}: *TIMES must be a whole number (0 = always)")
+            times = int(times_text)
+        name, eq, arg = head.partition("=")
+        try:
+            action = FaultAction(name)
+        except ValueError:
+            names = ", ".join(a.value for a in FaultAction)
+            raise ValueError(
+                f"fault {spec!r}: unknown action {name!r}; use one of {names}"
+            ) from None
+        when = When.parse(when_text)
+        if action is FaultAction.CLOSE and eq:
+            code_text, _, reason = arg.partition(":")
+            if not code_text.isdigit() or not (1000 <= int(code_text) <= 4999):
+                raise ValueError(f"fault {spec!r}: close code must be 1000-4999")
+            return cls(action, when, int(code_text), reason, times=times)
+        if action is FaultAction.GOAWAY and eq:
+            try:
+                seconds = float(arg)
+            except ValueError:
+                raise ValueError(f"fault {spec!r}: goaway takes seconds, e.g. goaway=2.5") from None
+            return cls(action, when, time_left_s=seconds, times=times)
+        if eq:
+            raise ValueError(f"fault {spec!r}: {name} takes no argument")
+        return cls(action, when, times=times)
+
+
+class FaultBook:
+    """Counts how often each fault fired, across all connections of one server."""
+
+    def __init__(self, faults: tuple[Fault, ...]) -> None:
+        self._faults = faults
+        self._fired = [0] * len(faults)
+        self._lock = threading.Lock()
+
+    def due(self, moment: Moment, n: int = 0) -> list[Fault]:
+        """The faults that fire now; each call that returns a fault counts as one firing."""
+        due: list[Fault] = []
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if fault.when.moment is not moment or (fault.when.n and fault.when.n != n):
+                    continue
+                if fault.times and self._fired[index] >= fault.times:
+                    continue
+                self._fired[index] += 1
+                due.append(fault)
+        return due

@@ -1,0 +1,80 @@
+"""Close codes and reason texts the simulator sends, with where each one comes from.
+
+Every reason the real service is known to send is copied here verbatim from
+docs/live-protocol.md section 6.4 (or a field report cited next to it). Where the real text is
+unknown, the simulator uses INVALID_ARGUMENT's generic reason, "Request contains an invalid
+argument.", which the real service is known to send for bad configurations; such constants say
+"unverified" in their comment. A close reason is cut to 123 bytes, like the real service does
+(RFC 6455 limit), so a long reason ends mid-word ("... Call ListMo").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_REASON_BYTES = 123
+
+# The gRPC-status-to-close-code mapping inferred in the protocol doc, section 6.4.
+INVALID_ARGUMENT = 1007
+NOT_FOUND = 1008
+INTERNAL = 1011
+
+# --- verbatim texts (protocol doc section 6.4) ------------------------------------------------
+GENERIC_INVALID = "Request contains an invalid argument."
+BAD_API_KEY = "API key not valid. Please pass a valid API key."
+SESSION_NOT_FOUND = "BidiGenerateContent session not found"
+INTERNAL_ERROR = "Internal error encountered."
+UNAVAILABLE = "The service is currently unavailable."
+QUOTA = "You exceeded your current quota, please check your plan and billing details."
+DEADLINE = "Deadline expired before operation could complete."
+REQUESTED_ENTITY_NOT_FOUND = "Requested entity was not found."
+# Field reports: a native-audio model asked for TEXT output (or for no modality, which proto3
+# reads as TEXT) closes 1007 with this text (kizuna-ai-lab/sokuji#93, livekit/livekit#4103).
+NON_AUDIO_REQUEST = "Cannot extract voices from a non-audio request."
+# Protocol doc section 2.2: a thinking setting the model does not support.
+THINKING_LEVEL_UNSUPPORTED = "Thinking level is not supported for this model"
+
+# --- unverified choices (the real text or code is not known) ---------------------------------
+# activityStart/activityEnd with automatic activity detection on, activityEnd without
+# activityStart, a second activityStart, audioStreamEnd with automatic detection off
+# (section 3.2 says "probably 1007, unverified"). A constant on purpose: not a knob.
+VAD_RULE_CODE = INVALID_ARGUMENT
+VAD_RULE_REASON = GENERIC_INVALID
+# Resuming a session whose previous socket is still open: 1011 is reported (section 6.3,
+# aicc2025/sip-to-ai PR #14); the reason text is not, so the generic internal text is used.
+RESUME_WHILE_OPEN_CODE = INTERNAL
+RESUME_WHILE_OPEN_REASON = INTERNAL_ERROR
+
+
+def model_not_found(model: str, api_version: str) -> str:
+    """The reason for an unknown model (section 6.4), before the 123-byte cut."""
+    return (
+        f"{model} is not found for API version {api_version}, or is not supported for "
+        "bidiGenerateContent. Call ListModels to see the list of available models and their "
+        "supported methods."
+    )
+
+
+def cut_reason(reason: str) -> str:
+    """Cut a reason to at most 123 UTF-8 bytes without splitting a character."""
+    data = reason.encode("utf-8")
+    if len(data) <= MAX_REASON_BYTES:
+        return reason
+    return data[:MAX_REASON_BYTES].decode("utf-8", errors="ignore")
+
+
+@dataclass(frozen=True)
+class CloseSpec:
+    """A close the simulator decided on: the wire code and reason, plus a detail for logs/tests.
+
+    `detail` never goes on the wire; it says which rule fired, so a failing test or a developer
+    reading the simulator's log sees why the session was closed.
+    """
+
+    code: int
+    reason: str
+    detail: str = ""
+
+    @property
+    def wire_reason(self) -> str:
+        return cut_reason(self.reason)
