@@ -1,0 +1,247 @@
+"""PortAudio plumbing shared by the capture and playback adapters and `edgevoice devices`.
+
+- `list_devices(pa)`: the ALSA devices PortAudio sees, as typed `DeviceInfo` records.
+- `find_device(devices, wanted, kind)`: the configured name, matched exactly or as a unique
+  substring; otherwise `DeviceNotFoundError` listing the candidates.
+- `choose_rate(...)`: the configured rate when the device takes it, else the device's default.
+- `device_error(exc, ...)`: a PortAudio `OSError` turned into the typed, retryable error.
+- `run_in_thread(fn, ...)`: run a blocking PortAudio call (open, close) off the event loop.
+
+pyaudio has no type stubs; every value read from it is converted to a plain type here, so the
+rest of the package is typed. A PyAudio handle is `Any` (`PortAudio` below).
+
+PortAudio builds its device list when the first PyAudio instance of the process is created and
+keeps it until the last one is terminated: a USB device plugged in later appears only after every
+PyAudio instance has been terminated and a new one created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import pyaudio
+
+from edgevoice.errors import AudioDeviceError, DeviceBusyError, DeviceNotFoundError
+
+PortAudio = Any  # a pyaudio.PyAudio instance (untyped library)
+Kind = Literal["input", "output"]
+T = TypeVar("T")
+
+# The rates `edgevoice devices` probes: telephone, Live API input/output, and the usual card rates.
+COMMON_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+# PortAudio error codes (portaudio.h, PaErrorCode); pyaudio raises OSError(code, text).
+PA_INVALID_CHANNEL_COUNT = -9998
+PA_INVALID_SAMPLE_RATE = -9997
+PA_INVALID_DEVICE = -9996
+PA_DEVICE_UNAVAILABLE = -9985  # ALSA's EBUSY ("Device or resource busy") maps to this
+
+SAMPLE_FORMAT = pyaudio.paInt16
+SAMPLE_WIDTH = 2  # bytes per int16 sample
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """One PortAudio device: its index (what pyaudio opens), ALSA name and capabilities."""
+
+    index: int
+    name: str
+    max_input_channels: int
+    max_output_channels: int
+    default_rate: int  # Hz
+
+    def channels(self, kind: Kind) -> int:
+        return self.max_input_channels if kind == "input" else self.max_output_channels
+
+
+def _device_info(raw: dict[str, Any]) -> DeviceInfo:
+    return DeviceInfo(
+        index=int(raw["index"]),
+        name=str(raw["name"]),
+        max_input_channels=int(raw["maxInputChannels"]),
+        max_output_channels=int(raw["maxOutputChannels"]),
+        default_rate=round(float(raw["defaultSampleRate"])),
+    )
+
+
+def list_devices(pa: PortAudio) -> list[DeviceInfo]:
+    """Every device of PortAudio's ALSA host API (or of the default host API off Linux)."""
+    try:
+        api = pa.get_host_api_info_by_type(pyaudio.paALSA)
+    except OSError:  # no ALSA host API (a laptop running macOS, say): use the default one
+        api = pa.get_default_host_api_info()
+    api_index = int(api["index"])
+    count = int(api["deviceCount"])
+    return [
+        _device_info(pa.get_device_info_by_host_api_device_index(api_index, i))
+        for i in range(count)
+    ]
+
+
+def find_device(devices: Sequence[DeviceInfo], wanted: str, kind: Kind) -> DeviceInfo:
+    """The device named `wanted` (exact name, else a unique case-insensitive substring).
+
+    Only devices with `kind` channels (input: capture, output: playback) are considered.
+    Raises DeviceNotFoundError naming the candidates when nothing or more than one matches.
+    """
+    usable = [d for d in devices if d.channels(kind) > 0]
+    for device in usable:
+        if device.name == wanted:
+            return device
+    needle = wanted.lower()
+    matches = [d for d in usable if needle in d.name.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        error = DeviceNotFoundError(kind, wanted, [d.name for d in matches])
+        names = ", ".join(repr(d.name) for d in matches)
+        error.args = (
+            f"{wanted!r} matches several {kind} devices: {names}. "
+            f"Set audio.{kind}_device to the full name (see `edgevoice devices`)",
+        )
+        raise error
+    raise DeviceNotFoundError(kind, wanted, [d.name for d in usable])
+
+
+def rate_supported(pa: PortAudio, device: DeviceInfo, kind: Kind, rate: int, channels: int) -> bool:
+    """Whether the device opens as 16-bit `channels` at `rate` (PortAudio asks ALSA)."""
+    try:
+        if kind == "input":
+            ok = pa.is_format_supported(
+                rate,
+                input_device=device.index,
+                input_channels=channels,
+                input_format=SAMPLE_FORMAT,
+            )
+        else:
+            ok = pa.is_format_supported(
+                rate,
+                output_device=device.index,
+                output_channels=channels,
+                output_format=SAMPLE_FORMAT,
+            )
+    except ValueError:  # pyaudio reports "not supported" (and a busy device) as ValueError
+        return False
+    return bool(ok)
+
+
+def choose_rate(pa: PortAudio, device: DeviceInfo, kind: Kind, wanted: int, channels: int) -> int:
+    """`wanted` when the device accepts it, else the device's default rate.
+
+    Raises AudioDeviceError when neither works (the message names both rates).
+    """
+    if rate_supported(pa, device, kind, wanted, channels):
+        return wanted
+    fallback = device.default_rate
+    if fallback != wanted and rate_supported(pa, device, kind, fallback, channels):
+        return fallback
+    raise AudioDeviceError(
+        f"{kind} device {device.name!r} accepts neither {wanted} Hz nor its default "
+        f"{fallback} Hz with {channels} channel(s); check audio.{kind}_rate and "
+        f"audio.{kind}_channels against `edgevoice devices`"
+    )
+
+
+def device_error(exc: OSError, kind: Kind, name: str, action: str) -> AudioDeviceError:
+    """The typed error for a PortAudio failure while doing `action` ("open", "start", ...)."""
+    if isinstance(exc, AudioDeviceError):
+        return exc
+    code = exc.errno
+    text = exc.strerror or str(exc)
+    if code == PA_DEVICE_UNAVAILABLE or "busy" in text.lower():
+        return DeviceBusyError(
+            f"{kind} device {name!r} is busy (Device or resource busy): another program holds "
+            f"it; stop that program or use a shared device (dsnoop/dmix, pulse)"
+        )
+    if code == PA_INVALID_CHANNEL_COUNT:
+        return AudioDeviceError(
+            f"{kind} device {name!r} does not take that channel count; "
+            f"set audio.{kind}_channels to what `edgevoice devices` lists"
+        )
+    return AudioDeviceError(f"cannot {action} {kind} device {name!r}: {text} (PortAudio {code})")
+
+
+async def run_in_thread(
+    fn: Callable[[], T],
+    *,
+    name: str,
+    abandon: Callable[[T], None] | None = None,
+) -> T:
+    """Run a blocking call in a fresh daemon thread and await its result.
+
+    A fresh daemon thread (not the loop's default executor) so a device stuck inside PortAudio
+    can neither exhaust the executor nor hold up interpreter exit. Wrap it in
+    `asyncio.timeout()` to bound the wait (a timed-out thread is left behind). If the caller
+    stops waiting (timeout, cancellation) and the call later succeeds, `abandon(result)` runs
+    in a thread of its own, so an opened stream is not leaked.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(result: T) -> None:
+        if future.done():
+            if abandon is not None:
+                threading.Thread(target=abandon, args=(result,), daemon=True).start()
+        else:
+            future.set_result(result)
+
+    def fail(exc: BaseException) -> None:
+        if not future.done():
+            future.set_exception(exc)
+
+    def target() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:
+            try:
+                loop.call_soon_threadsafe(fail, exc)
+            except RuntimeError:  # the loop is gone; nobody is waiting
+                pass
+            return
+        try:
+            loop.call_soon_threadsafe(deliver, result)
+        except RuntimeError:
+            if abandon is not None:
+                abandon(result)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return await future
+
+
+class ThrottledWarning:
+    """Counts a recurring problem and logs it at most once per `interval` seconds, with the count.
+
+    `note(n)` runs on the event loop; `clock` is injectable so tests need no sleeps.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        message: str,
+        *,
+        interval: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._logger = logger
+        self._message = message  # %-format with one %d: the count since the last warning
+        self._interval = interval
+        self._clock = clock
+        self._last: float | None = None
+        self._pending = 0
+        self.total = 0
+        self.logged = 0
+
+    def note(self, n: int = 1) -> None:
+        self._pending += n
+        self.total += n
+        now = self._clock()
+        if self._last is None or now - self._last >= self._interval:
+            self._logger.warning(self._message, self._pending)
+            self._pending = 0
+            self._last = now
+            self.logged += 1

@@ -1,0 +1,362 @@
+"""The microphone: an ALSA capture device through PyAudio, as an `AudioSource`.
+
+The device is opened at its configured rate (or its default rate when it refuses that one),
+mono or stereo. PortAudio's callback thread hands every chunk to the event loop with
+`call_soon_threadsafe`; on the loop each chunk is downmixed, gained, resampled to 16 kHz and cut
+into 20 ms frames (640 bytes of int16 mono, `ports.MIC_RATE` / `ports.FRAME_MS`), which wait in
+a bounded queue for `frames()`. When the daemon falls behind, the oldest frames are dropped and
+counted (a warning at most every `overflow_log_interval` seconds).
+
+Failures surface from `frames()` as typed, retryable errors (the supervisor closes and reopens
+with backoff): a stream that ended with an error (unplugged USB microphone) raises
+AudioDeviceError, a stream that stops delivering for `stall_timeout` seconds raises
+DeviceStalledError, a busy device raises DeviceBusyError from `start()`. An input of nothing but
+zeros for `silence_warning` seconds (a muted or broken microphone) is logged once and shown in
+`stats.digital_silence`; it does not stop capture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyaudio
+
+from edgevoice import dsp
+from edgevoice.adapters.audio_devices import (
+    SAMPLE_FORMAT,
+    DeviceInfo,
+    PortAudio,
+    ThrottledWarning,
+    choose_rate,
+    device_error,
+    find_device,
+    list_devices,
+    run_in_thread,
+)
+from edgevoice.errors import AudioDeviceError, DeviceStalledError
+from edgevoice.ports import FRAME_MS, MIC_RATE
+
+log = logging.getLogger(__name__)
+
+FRAME_SAMPLES = MIC_RATE * FRAME_MS // 1000  # 320 samples = 640 bytes
+INT16_MAX = 32767
+INT16_MIN = -32768
+
+
+@dataclass
+class CaptureStats:
+    """Counters since `start()`; read them on the event loop."""
+
+    chunks: int = 0  # PortAudio callbacks received
+    device_frames: int = 0  # samples per channel received from the device
+    frames_out: int = 0  # 16 kHz frames produced (queued)
+    dropped_frames: int = 0  # frames dropped because the queue was full (oldest first)
+    overflows: int = 0  # callbacks that PortAudio flagged with an input overflow
+    digital_silence: bool = False  # True while the input has been all zeros for too long
+    zero_run_samples: int = 0  # length of the current all-zero run, in device samples
+    raw_peak: int = 0  # largest absolute raw sample seen
+    raw_clipped_samples: int = 0  # raw samples at full scale (+32767 or -32768)
+
+
+@dataclass(frozen=True)
+class _Opened:
+    pa: PortAudio
+    stream: Any  # pyaudio.Stream
+    device: DeviceInfo
+    rate: int
+
+
+class PyAudioCapture:
+    """An ALSA capture device delivering 16 kHz mono int16 frames (implements `AudioSource`).
+
+    Parameters (all explicit; the app maps the config's `audio` section onto them):
+    `device`: ALSA name or unique substring; `rate`: wanted device rate in Hz; `channels`: 1 or
+    2; `downmix`: "average" | "left" | "right" | "channel:N"; `gain_db`: gain applied before
+    resampling; `period_ms`: device period (one callback); `queue_frames`: frames held before the
+    oldest are dropped; `stall_timeout`: seconds without a callback before DeviceStalledError;
+    `silence_warning`: seconds of all-zero input before the digital-silence warning;
+    `poll_interval`: how often (real seconds) `frames()` checks the stream while it waits;
+    `clock`: monotonic seconds (injectable); `pyaudio_factory`: creates the PyAudio handle.
+    """
+
+    def __init__(
+        self,
+        *,
+        device: str = "default",
+        rate: int = 48000,
+        channels: int = 1,
+        downmix: str = "average",
+        gain_db: float = 0.0,
+        period_ms: int = 20,
+        queue_frames: int = 50,
+        stall_timeout: float = 2.0,
+        silence_warning: float = 10.0,
+        overflow_log_interval: float = 10.0,
+        poll_interval: float = 0.1,
+        close_timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        pyaudio_factory: Callable[[], PortAudio] = pyaudio.PyAudio,
+    ) -> None:
+        if channels not in (1, 2):
+            raise ValueError(f"channels must be 1 or 2, not {channels}")
+        if queue_frames < 1:
+            raise ValueError("queue_frames must be >= 1")
+        self.device_name = device
+        self.wanted_rate = rate
+        self.channels = channels
+        self.downmix = downmix
+        self.gain_db = gain_db
+        self.period_ms = period_ms
+        self.queue_frames = queue_frames
+        self.stall_timeout = stall_timeout
+        self.silence_warning = silence_warning
+        self.poll_interval = poll_interval
+        self.close_timeout = close_timeout
+        self._clock = clock
+        self._factory = pyaudio_factory
+        self.rate: int | None = None  # the rate actually used, once started
+        self.device: DeviceInfo | None = None
+        self.stats = CaptureStats()
+        self._opened: _Opened | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._generation = 0
+        self._queue: deque[bytes] = deque()
+        self._wakeup = asyncio.Event()
+        self._last_chunk = 0.0
+        self._resampler: dsp.StreamingResampler | None = None
+        self._framer = dsp.Framer(FRAME_SAMPLES)
+        self._drops = ThrottledWarning(
+            log,
+            "capture queue full: dropped %d oldest frame(s); the daemon is falling behind",
+            interval=overflow_log_interval,
+            clock=clock,
+        )
+        self._overflow_log = ThrottledWarning(
+            log,
+            "capture device overflowed %d time(s): audio was lost before it reached edgevoice",
+            interval=overflow_log_interval,
+            clock=clock,
+        )
+
+    # ---------------------------------------------------------------------------------------
+    # AudioSource
+
+    async def start(self) -> None:
+        """Open and start the device. Raises DeviceNotFoundError, DeviceBusyError or
+        AudioDeviceError (all retryable); a second call while open does nothing."""
+        if self._opened is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._generation += 1
+        generation = self._generation
+        opened = await run_in_thread(
+            lambda: self._open_blocking(generation),
+            name="edgevoice-capture-open",
+            abandon=_close_blocking,
+        )
+        self._opened = opened
+        self.rate = opened.rate
+        self.device = opened.device
+        self.stats = CaptureStats()
+        self._queue.clear()
+        self._resampler = dsp.StreamingResampler(opened.rate, MIC_RATE)
+        self._framer = dsp.Framer(FRAME_SAMPLES)
+        self._last_chunk = self._clock()
+        try:
+            await run_in_thread(opened.stream.start_stream, name="edgevoice-capture-start")
+        except OSError as exc:
+            await self.close()
+            raise device_error(exc, "input", opened.device.name, "start") from exc
+        log.info(
+            "capture: %r at %d Hz, %d channel(s), %d ms periods",
+            opened.device.name,
+            opened.rate,
+            self.channels,
+            self.period_ms,
+        )
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        """Yield 640-byte frames (20 ms of 16 kHz mono int16) as they arrive.
+
+        Ends when `close()` is called. Raises AudioDeviceError when the stream has died and
+        DeviceStalledError when it stopped delivering; close and `start()` again to recover.
+        """
+        while True:
+            if self._queue:
+                yield self._queue.popleft()
+                continue
+            if self._opened is None:
+                return
+            self._raise_if_failed(self._opened)
+            self._wakeup.clear()
+            if self._queue:
+                continue
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        """Stop and release the device; pending frames are discarded. Safe to call twice.
+
+        A device that does not stop within `close_timeout` seconds is abandoned (logged)."""
+        opened, self._opened = self._opened, None
+        self._generation += 1  # late callbacks from this stream are ignored
+        self._queue.clear()
+        self._wakeup.set()  # a waiting frames() sees the close and ends
+        if opened is None:
+            return
+        try:
+            async with asyncio.timeout(self.close_timeout):
+                await run_in_thread(lambda: _close_blocking(opened), name="edgevoice-capture-close")
+        except TimeoutError:
+            log.warning(
+                "capture device %r did not close within %.0f s; abandoned",
+                opened.device.name,
+                self.close_timeout,
+            )
+        except OSError as exc:
+            log.warning("capture device %r failed to close cleanly: %s", opened.device.name, exc)
+
+    # ---------------------------------------------------------------------------------------
+    # Blocking side (runs in a helper thread)
+
+    def _open_blocking(self, generation: int) -> _Opened:
+        pa = self._factory()
+        try:
+            device = find_device(list_devices(pa), self.device_name, "input")
+            rate = choose_rate(pa, device, "input", self.wanted_rate, self.channels)
+            if rate != self.wanted_rate:
+                log.warning(
+                    "capture device %r refused %d Hz; using its default rate %d Hz",
+                    device.name,
+                    self.wanted_rate,
+                    rate,
+                )
+            try:
+                stream = pa.open(
+                    format=SAMPLE_FORMAT,
+                    channels=self.channels,
+                    rate=rate,
+                    input=True,
+                    input_device_index=device.index,
+                    frames_per_buffer=max(1, rate * self.period_ms // 1000),
+                    stream_callback=self._make_callback(generation),
+                    start=False,
+                )
+            except OSError as exc:
+                raise device_error(exc, "input", device.name, "open") from exc
+        except BaseException:
+            pa.terminate()
+            raise
+        return _Opened(pa, stream, device, rate)
+
+    def _make_callback(
+        self, generation: int
+    ) -> Callable[[bytes | None, int, Any, int], tuple[None, int]]:
+        loop = self._loop
+        assert loop is not None
+
+        def callback(data: bytes | None, frames: int, _time: Any, status: int) -> tuple[None, int]:
+            # PortAudio's thread: no work here beyond handing the chunk to the event loop.
+            try:
+                loop.call_soon_threadsafe(self._on_chunk, generation, data or b"", status)
+            except RuntimeError:  # the event loop is closed: stop the stream
+                return None, pyaudio.paAbort
+            return None, pyaudio.paContinue
+
+        return callback
+
+    # ---------------------------------------------------------------------------------------
+    # Event-loop side
+
+    def _on_chunk(self, generation: int, data: bytes, status: int) -> None:
+        if generation != self._generation or self._opened is None or self._resampler is None:
+            return  # a late chunk from a stream that has been closed
+        stats = self.stats
+        self._last_chunk = self._clock()
+        stats.chunks += 1
+        if status & pyaudio.paInputOverflow:
+            stats.overflows += 1
+            self._overflow_log.note()
+        pcm = dsp.deinterleave(data, self.channels)
+        samples = int(pcm.shape[0])
+        if samples == 0:
+            return
+        stats.device_frames += samples
+        self._watch_levels(pcm, samples)
+        x = dsp.int16_to_float32(pcm)
+        mono = dsp.downmix(x, self.downmix) if self.channels > 1 else x.reshape(-1)
+        if self.gain_db:
+            mono = dsp.apply_gain(mono, self.gain_db)
+        for frame in self._framer.push(self._resampler.process(mono)):
+            self._enqueue(dsp.float32_to_int16(frame).tobytes())
+
+    def _watch_levels(self, pcm: Any, samples: int) -> None:
+        stats = self.stats
+        wide = pcm.astype(np.int32)
+        peak = int(np.max(np.abs(wide)))
+        stats.raw_peak = max(stats.raw_peak, peak)
+        stats.raw_clipped_samples += int(
+            np.count_nonzero((wide >= INT16_MAX) | (wide <= INT16_MIN))
+        )
+        assert self.rate is not None
+        if peak == 0:
+            stats.zero_run_samples += samples
+            if not stats.digital_silence and stats.zero_run_samples >= self.silence_warning * (
+                self.rate
+            ):
+                stats.digital_silence = True
+                log.warning(
+                    "capture device %r has delivered only zeros for %.0f s: is the microphone "
+                    "muted (alsamixer) or broken?",
+                    self.device_name,
+                    stats.zero_run_samples / self.rate,
+                )
+        else:
+            if stats.digital_silence:
+                log.info("capture device %r delivers sound again", self.device_name)
+            stats.digital_silence = False
+            stats.zero_run_samples = 0
+
+    def _enqueue(self, frame: bytes) -> None:
+        if len(self._queue) >= self.queue_frames:
+            self._queue.popleft()
+            self.stats.dropped_frames += 1
+            self._drops.note()
+        self._queue.append(frame)
+        self.stats.frames_out += 1
+        self._wakeup.set()
+
+    def _raise_if_failed(self, opened: _Opened) -> None:
+        name = opened.device.name
+        try:
+            active = bool(opened.stream.is_active())
+        except OSError as exc:
+            raise device_error(exc, "input", name, "poll") from exc
+        if not active:
+            raise AudioDeviceError(
+                f"capture device {name!r} stopped: its stream ended with an error "
+                f"(unplugged, or the ALSA device failed); reopening"
+            )
+        silent_for = self._clock() - self._last_chunk
+        if silent_for > self.stall_timeout:
+            raise DeviceStalledError(
+                f"capture device {name!r} delivered nothing for {silent_for:.1f} s "
+                f"(limit {self.stall_timeout:g} s); reopening"
+            )
+
+
+def _close_blocking(opened: _Opened) -> None:
+    """Abort and close the stream, then release PortAudio (blocking; helper thread)."""
+    try:
+        opened.stream.close()  # an active stream is aborted: pending buffers are discarded
+    finally:
+        opened.pa.terminate()

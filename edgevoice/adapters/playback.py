@@ -1,0 +1,408 @@
+"""The speaker: an ALSA playback device through PyAudio, as an `AudioSink`.
+
+`play()` takes 24 kHz mono int16 model audio (`ports.SPEAKER_RATE`; another rate can be set with
+`input_rate`), resamples it to the device rate on the event loop and queues it in a jitter buffer
+(`edgevoice.jitter`). PortAudio's callback thread pulls one period at a time from that buffer,
+applies the volume and plays silence whenever nothing is due, so the event loop never waits for
+the device. Playback starts once `prebuffer_ms` of audio is queued, or at once after `drain()`.
+
+`clear()` (barge-in) empties the buffer; the next callback plays only a fade-out of `fade_ms`,
+so the speaker is quiet within one device period. `drain()` returns when the last queued sample
+has been handed to the device. A stream that died (device unplugged, ALSA error) makes `play()`
+and `drain()` raise AudioDeviceError; one that stopped pulling for `stall_timeout` seconds makes
+`drain()` raise DeviceStalledError. Both are retryable: close and `start()` again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyaudio
+
+from edgevoice import dsp
+from edgevoice.adapters.audio_devices import (
+    SAMPLE_FORMAT,
+    DeviceInfo,
+    PortAudio,
+    ThrottledWarning,
+    choose_rate,
+    device_error,
+    find_device,
+    list_devices,
+    run_in_thread,
+)
+from edgevoice.errors import AudioDeviceError, DeviceStalledError
+from edgevoice.jitter import Float32Array, JitterBuffer
+from edgevoice.ports import SPEAKER_RATE
+
+log = logging.getLogger(__name__)
+
+
+def volume_gain(percent: int) -> float:
+    """Amplitude factor for a volume in percent: (percent/100)**2, so 50 % is about -12 dB.
+
+    A square law sounds closer to even steps than a linear one; 0 mutes, 100 is unity.
+    """
+    clamped = min(100, max(0, percent))
+    return (clamped / 100.0) ** 2
+
+
+@dataclass(frozen=True)
+class PlaybackStats:
+    """A snapshot of the playback counters (samples are at the device rate, per channel)."""
+
+    rate: int  # device rate in Hz
+    buffered: int  # samples queued, not yet handed to the device
+    handed: int  # samples handed to the device since start(), silence included
+    audio_handed: int  # of those, samples that came from played audio (fade-outs included)
+    underruns: int  # times the buffer ran dry mid-stream (playback then re-buffers)
+    dropped: int  # samples refused because the buffer was full
+    device_underflows: int  # callbacks PortAudio flagged with an output underflow
+    audio_before_clear: int  # audio_handed at the moment of the latest clear()
+
+
+@dataclass(frozen=True)
+class _Opened:
+    pa: PortAudio
+    stream: Any  # pyaudio.Stream
+    device: DeviceInfo
+    rate: int
+
+
+class PyAudioPlayback:
+    """An ALSA playback device fed with model audio through a jitter buffer (an `AudioSink`).
+
+    Parameters: `device`: ALSA name or unique substring; `rate`: wanted device rate (Hz; the
+    device's default is used when it refuses); `channels`: 1 or 2 (mono is copied to both);
+    `volume`: percent 0-100; `prebuffer_ms`: audio queued before playback starts; `period_ms`:
+    device period; `fade_ms`: barge-in fade-out (at most one period); `input_rate`: rate of the
+    audio given to `play()`; `max_buffer_seconds`: jitter buffer capacity; `stall_timeout`:
+    seconds without a callback before `drain()` raises; `clock`: monotonic seconds (injectable);
+    `pyaudio_factory`: creates the PyAudio handle.
+    """
+
+    def __init__(
+        self,
+        *,
+        device: str = "default",
+        rate: int = 48000,
+        channels: int = 1,
+        volume: int = 80,
+        prebuffer_ms: int = 100,
+        period_ms: int = 20,
+        fade_ms: float = 4.0,
+        input_rate: int = SPEAKER_RATE,
+        max_buffer_seconds: float = 600.0,
+        stall_timeout: float = 2.0,
+        underrun_log_interval: float = 10.0,
+        poll_interval: float = 0.1,
+        close_timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        pyaudio_factory: Callable[[], PortAudio] = pyaudio.PyAudio,
+    ) -> None:
+        if channels not in (1, 2):
+            raise ValueError(f"channels must be 1 or 2, not {channels}")
+        self.device_name = device
+        self.wanted_rate = rate
+        self.channels = channels
+        self.prebuffer_ms = prebuffer_ms
+        self.period_ms = period_ms
+        self.fade_ms = fade_ms
+        self.input_rate = input_rate
+        self.max_buffer_seconds = max_buffer_seconds
+        self.stall_timeout = stall_timeout
+        self.poll_interval = poll_interval
+        self.close_timeout = close_timeout
+        self._clock = clock
+        self._factory = pyaudio_factory
+        self.device: DeviceInfo | None = None
+        self._lock = threading.Lock()  # guards _buffer, _gain, _last_callback, counters
+        self._gain = volume_gain(volume)
+        self.volume = volume
+        self._opened: _Opened | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._generation = 0
+        self._wakeup = asyncio.Event()
+        self._last_callback = 0.0
+        self._device_underflows = 0
+        self._audio_before_clear = 0
+        self._underrun_log = ThrottledWarning(
+            log,
+            "playback ran dry %d time(s): audio arrives slower than it plays (network?)",
+            interval=underrun_log_interval,
+            clock=clock,
+        )
+        self._build_pipeline(rate)
+
+    @property
+    def rate(self) -> int:
+        """The device rate in use (the configured one until `start()` picks the real one)."""
+        return self._rate
+
+    def _build_pipeline(self, rate: int) -> None:
+        self._rate = rate
+        self._period = max(1, rate * self.period_ms // 1000)
+        self._resampler = dsp.StreamingResampler(self.input_rate, rate)
+        with self._lock:
+            self._buffer = JitterBuffer(
+                prebuffer=rate * self.prebuffer_ms // 1000,
+                fade=min(self._period, round(rate * self.fade_ms / 1000)),
+                capacity=max(round(rate * self.max_buffer_seconds), self._period),
+            )
+
+    # ---------------------------------------------------------------------------------------
+    # AudioSink
+
+    async def start(self) -> None:
+        """Open and start the device; raises DeviceNotFoundError, DeviceBusyError or
+        AudioDeviceError (retryable). Audio queued before start plays once it is open."""
+        if self._opened is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._generation += 1
+        generation = self._generation
+        opened = await run_in_thread(
+            lambda: self._open_blocking(generation),
+            name="edgevoice-playback-open",
+            abandon=_close_blocking,
+        )
+        if opened.rate != self._rate:
+            with self._lock:
+                pending = self._buffer.buffered
+            if pending:
+                log.warning("playback rate changed; %d queued samples dropped", pending)
+            self._build_pipeline(opened.rate)
+        self._opened = opened
+        self.device = opened.device
+        with self._lock:
+            self._last_callback = self._clock()
+        try:
+            await run_in_thread(opened.stream.start_stream, name="edgevoice-playback-start")
+        except OSError as exc:
+            await self.close()
+            raise device_error(exc, "output", opened.device.name, "start") from exc
+        log.info(
+            "playback: %r at %d Hz, %d channel(s), %d ms periods, %d ms prebuffer",
+            opened.device.name,
+            opened.rate,
+            self.channels,
+            self.period_ms,
+            self.prebuffer_ms,
+        )
+
+    def play(self, pcm: bytes) -> None:
+        """Queue int16 mono audio at `input_rate`; returns at once.
+
+        Raises AudioDeviceError when the device has failed (close and start again).
+        """
+        if self._opened is not None:
+            self._raise_if_failed(self._opened, check_stall=False)
+        if len(pcm) % 2:
+            pcm = pcm[:-1]  # half a sample cannot be played
+        if not pcm:
+            return
+        samples = self._resampler.process(dsp.int16_to_float32(pcm))
+        self._push(samples)
+
+    def clear(self) -> None:
+        """Barge-in: drop all queued audio; the device goes quiet within one period.
+
+        The next callback plays a `fade_ms` fade-out of where playback stood, then silence.
+        Playback of audio queued afterwards starts again once `prebuffer_ms` is queued."""
+        with self._lock:
+            self._audio_before_clear = self._buffer.audio_out
+            discarded = self._buffer.clear()
+        self._resampler.reset()
+        if discarded:
+            log.debug("playback cleared: %d ms dropped", discarded * 1000 // self._rate)
+
+    async def drain(self) -> None:
+        """Wait until every queued sample has been handed to the device.
+
+        Marks the end of the answer (the resampler's last few samples are released) and starts
+        playback even below the prebuffer threshold. When the device is not open it returns at
+        once; the queued audio then plays out after `start()`. Raises AudioDeviceError or
+        DeviceStalledError when the device fails meanwhile.
+        """
+        tail = self._resampler.flush()
+        self._resampler.reset()
+        if len(tail):
+            self._push(tail)
+        with self._lock:
+            nothing_left = self._buffer.drain()
+        if nothing_left:
+            return
+        while True:
+            self._wakeup.clear()
+            with self._lock:
+                if not self._buffer.draining:
+                    return
+            opened = self._opened
+            if opened is None:
+                return
+            self._raise_if_failed(opened, check_stall=True)
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        """Stop the device at once (queued audio is dropped) and release it. Safe to call twice."""
+        opened, self._opened = self._opened, None
+        self._generation += 1
+        with self._lock:
+            self._buffer.reset()
+        self._resampler.reset()
+        self._wakeup.set()
+        if opened is None:
+            return
+        try:
+            async with asyncio.timeout(self.close_timeout):
+                await run_in_thread(
+                    lambda: _close_blocking(opened), name="edgevoice-playback-close"
+                )
+        except TimeoutError:
+            log.warning(
+                "playback device %r did not close within %.0f s; abandoned",
+                opened.device.name,
+                self.close_timeout,
+            )
+        except OSError as exc:
+            log.warning("playback device %r failed to close cleanly: %s", opened.device.name, exc)
+
+    # ---------------------------------------------------------------------------------------
+    # Extras
+
+    def set_volume(self, percent: int) -> None:
+        """Change the volume (0-100 %); takes effect at the next device period."""
+        self.volume = min(100, max(0, percent))
+        with self._lock:
+            self._gain = volume_gain(self.volume)
+
+    @property
+    def stats(self) -> PlaybackStats:
+        with self._lock:
+            buffer = self._buffer
+            return PlaybackStats(
+                rate=self._rate,
+                buffered=buffer.buffered,
+                handed=buffer.pulled,
+                audio_handed=buffer.audio_out,
+                underruns=buffer.underruns,
+                dropped=buffer.dropped,
+                device_underflows=self._device_underflows,
+                audio_before_clear=self._audio_before_clear,
+            )
+
+    # ---------------------------------------------------------------------------------------
+    # Internals
+
+    def _push(self, samples: Float32Array) -> None:
+        with self._lock:
+            accepted = self._buffer.push(samples)
+        if accepted < len(samples):
+            log.warning(
+                "playback buffer full (%.0f s): %d samples dropped",
+                self.max_buffer_seconds,
+                len(samples) - accepted,
+            )
+
+    def _open_blocking(self, generation: int) -> _Opened:
+        pa = self._factory()
+        try:
+            device = find_device(list_devices(pa), self.device_name, "output")
+            rate = choose_rate(pa, device, "output", self.wanted_rate, self.channels)
+            if rate != self.wanted_rate:
+                log.warning(
+                    "playback device %r refused %d Hz; using its default rate %d Hz",
+                    device.name,
+                    self.wanted_rate,
+                    rate,
+                )
+            try:
+                stream = pa.open(
+                    format=SAMPLE_FORMAT,
+                    channels=self.channels,
+                    rate=rate,
+                    output=True,
+                    output_device_index=device.index,
+                    frames_per_buffer=max(1, rate * self.period_ms // 1000),
+                    stream_callback=self._make_callback(generation),
+                    start=False,
+                )
+            except OSError as exc:
+                raise device_error(exc, "output", device.name, "open") from exc
+        except BaseException:
+            pa.terminate()
+            raise
+        return _Opened(pa, stream, device, rate)
+
+    def _make_callback(
+        self, generation: int
+    ) -> Callable[[bytes | None, int, Any, int], tuple[bytes, int]]:
+        loop = self._loop
+        assert loop is not None
+        channels = self.channels
+
+        def callback(_in: bytes | None, frames: int, _time: Any, status: int) -> tuple[bytes, int]:
+            # PortAudio's thread: pull under the lock, never wait on the event loop.
+            with self._lock:
+                pulled = self._buffer.pull(frames)
+                gain = self._gain
+                self._last_callback = self._clock()
+                if status & pyaudio.paOutputUnderflow:
+                    self._device_underflows += 1
+            out = pulled.samples if gain == 1.0 else pulled.samples * np.float32(gain)
+            if channels == 2:
+                out = np.repeat(out, 2)
+            data = dsp.float32_to_int16(out).tobytes()
+            if pulled.underrun or pulled.drained:
+                try:
+                    loop.call_soon_threadsafe(self._on_event, generation, pulled.underrun)
+                except RuntimeError:  # the event loop is closed: stop the stream
+                    return data, pyaudio.paAbort
+            return data, pyaudio.paContinue
+
+        return callback
+
+    def _on_event(self, generation: int, underrun: bool) -> None:
+        if generation != self._generation:
+            return
+        if underrun:
+            self._underrun_log.note()
+        self._wakeup.set()
+
+    def _raise_if_failed(self, opened: _Opened, *, check_stall: bool) -> None:
+        name = opened.device.name
+        try:
+            active = bool(opened.stream.is_active())
+        except OSError as exc:
+            raise device_error(exc, "output", name, "poll") from exc
+        if not active:
+            raise AudioDeviceError(
+                f"playback device {name!r} stopped: its stream ended with an error "
+                f"(unplugged, or the ALSA device failed); reopening"
+            )
+        if check_stall:
+            with self._lock:
+                idle_for = self._clock() - self._last_callback
+            if idle_for > self.stall_timeout:
+                raise DeviceStalledError(
+                    f"playback device {name!r} took no audio for {idle_for:.1f} s "
+                    f"(limit {self.stall_timeout:g} s); reopening"
+                )
+
+
+def _close_blocking(opened: _Opened) -> None:
+    """Abort and close the stream, then release PortAudio (blocking; helper thread)."""
+    try:
+        opened.stream.close()
+    finally:
+        opened.pa.terminate()
