@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -71,7 +71,8 @@ class Route:
 
 def route_for(path: str) -> Route | None:
     """The endpoint a request path names, or None (HTTP 404). Repeated slashes are folded."""
-    plain = re.sub(r"/{2,}", "/", urlsplit(path).path)
+    # Not urlsplit: it would read "//ws/..." as a network location.
+    plain = re.sub(r"/{2,}", "/", path.partition("?")[0])
     match = _PATH.match(plain)
     if match is None or (match.group(1), match.group(2)) not in ROUTES:
         return None
@@ -89,7 +90,7 @@ class Credential:
 
 
 def check_credential(route: Route, request: Request, options: SimOptions) -> Credential:
-    query = parse_qs(urlsplit(request.path).query)
+    query = parse_qs(request.path.partition("?")[2])
     headers = request.headers
     if route.constrained:
         value, source = "", None

@@ -1,0 +1,181 @@
+"""Helpers for the simulator tests: a raw websockets client speaking JSON, setup builders, audio.
+
+Imported by the test modules as `simkit` (conftest.py puts this directory on sys.path).
+
+Clients here are plain `websockets.asyncio.client.connect` with hand-written JSON, never
+edgevoice.live: the simulator is checked independently of the daemon's codec.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from edgevoice.sim import Simulator
+
+MODEL_25 = "models/gemini-2.5-flash-native-audio-preview-12-2025"
+MODEL_31 = "models/gemini-3.1-flash-live-preview"
+KEY = "test-key-123"
+TIMEOUT = 30.0  # generous: the machine is shared; nothing asserts on durations
+
+
+def setup(
+    model: str = MODEL_25,
+    *,
+    manual: bool = True,
+    resumption: dict[str, Any] | None = None,
+    transcripts: bool = True,
+    tools: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A valid setup frame (camelCase) with the options tests usually need."""
+    body: dict[str, Any] = {
+        "model": model,
+        "generationConfig": {"responseModalities": ["AUDIO"]},
+    }
+    if manual:
+        body["realtimeInputConfig"] = {"automaticActivityDetection": {"disabled": True}}
+    if resumption is not None:
+        body["sessionResumption"] = resumption
+    if transcripts:
+        body["inputAudioTranscription"] = {}
+        body["outputAudioTranscription"] = {}
+    if tools is not None:
+        body["tools"] = tools
+    body.update(extra)
+    return {"setup": body}
+
+
+GET_TIME_TOOL = [{"functionDeclarations": [{"name": "get_time", "description": "the time"}]}]
+
+
+def tone(seconds: float, freq: float = 300.0, rate: int = 16_000, level: float = 0.3) -> bytes:
+    t = np.arange(round(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * freq * t) * 32767).astype("<i2").tobytes()
+
+
+def silence(seconds: float, rate: int = 16_000) -> bytes:
+    return bytes(2 * round(seconds * rate))
+
+
+def audio_frame(pcm: bytes, rate: int = 16_000, *, urlsafe: bool = False) -> dict[str, Any]:
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    data = encode(pcm).decode("ascii")
+    return {"realtimeInput": {"audio": {"data": data, "mimeType": f"audio/pcm;rate={rate}"}}}
+
+
+class Client:
+    """A raw Live client: JSON in, JSON out, and the close the server sent."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.received: list[dict[str, Any]] = []
+        self.raw: list[str | bytes] = []
+
+    async def send(self, message: dict[str, Any] | str) -> None:
+        await self.ws.send(message if isinstance(message, str) else json.dumps(message))
+
+    async def send_audio(self, pcm: bytes, rate: int = 16_000, chunk_ms: int = 20) -> None:
+        step = 2 * rate * chunk_ms // 1000
+        for start in range(0, len(pcm), step):
+            await self.send(audio_frame(pcm[start : start + step], rate))
+
+    async def recv(self) -> dict[str, Any]:
+        raw = await self.ws.recv()
+        self.raw.append(raw)
+        message: dict[str, Any] = json.loads(raw)
+        self.received.append(message)
+        return message
+
+    async def recv_until(self, done: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """Messages up to and including the first one for which `done` is true."""
+        got: list[dict[str, Any]] = []
+        while True:
+            message = await self.recv()
+            got.append(message)
+            if done(message):
+                return got
+
+    async def turn(self) -> list[dict[str, Any]]:
+        """Messages up to turnComplete, plus the resumable update after it when expected."""
+        return await self.recv_until(is_turn_complete)
+
+    async def closed(self) -> tuple[int, str]:
+        """Read until the server closes; return the close code and reason it sent (1006: none)."""
+        try:
+            while True:
+                await self.recv()
+        except ConnectionClosed as closed:
+            if closed.rcvd is None:
+                return 1006, ""
+            return closed.rcvd.code, closed.rcvd.reason
+
+
+def is_turn_complete(message: dict[str, Any]) -> bool:
+    return bool(message.get("serverContent", {}).get("turnComplete"))
+
+
+def kinds(messages: list[dict[str, Any]]) -> list[str]:
+    """A compact description of a message sequence, e.g. ["audio", "generationComplete", ...]."""
+    out: list[str] = []
+    for message in messages:
+        content = message.get("serverContent")
+        if content is None:
+            out.append(next(iter(message)))
+            continue
+        for key in content:
+            out.append("audio" if key == "modelTurn" else key)
+        if not content:
+            out.append("serverContent{}")
+    return out
+
+
+def reply_audio(messages: list[dict[str, Any]]) -> bytes:
+    pcm = b""
+    for message in messages:
+        for part in message.get("serverContent", {}).get("modelTurn", {}).get("parts", []):
+            assert part["inlineData"]["mimeType"] == "audio/pcm;rate=24000"
+            pcm += base64.b64decode(part["inlineData"]["data"])
+    return pcm
+
+
+def output_text(messages: list[dict[str, Any]]) -> str:
+    return "".join(
+        m["serverContent"]["outputTranscription"]["text"]
+        for m in messages
+        if "outputTranscription" in m.get("serverContent", {})
+    )
+
+
+@asynccontextmanager
+async def client(
+    sim: Simulator,
+    *,
+    key: str | None = KEY,
+    path: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> AsyncIterator[Client]:
+    url = path if path is not None else sim.endpoint()
+    extra = dict(headers or {})
+    if key is not None:
+        extra["x-goog-api-key"] = key
+    async with connect(url, additional_headers=extra, open_timeout=TIMEOUT) as ws:
+        yield Client(ws)
+
+
+@asynccontextmanager
+async def session(
+    sim: Simulator, frame: dict[str, Any] | None = None, **kw: Any
+) -> AsyncIterator[Client]:
+    """A connected client whose setup was answered with setupComplete."""
+    async with client(sim, **kw) as c:
+        await c.send(frame or setup())
+        assert await c.recv() == {"setupComplete": {}}
+        yield c
