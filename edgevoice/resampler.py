@@ -9,52 +9,64 @@ chunks of any length (including 0) with process(); call flush() at the end of th
   is exactly 160/441: no drift, however long the stream.
 - **Time-aligned output.** Output sample k is the band-limited input evaluated at time
   k / out_rate, i.e. at input position k * M / L. The filter is centred on that position, so the
-  output has *no* signal delay relative to the input: the resampler never shifts the waveform.
+  output waveform is not shifted relative to the input at all.
 - **Length rule.** After flush() the stream has produced exactly ceil(n_in * out_rate / in_rate)
   samples: one for every output instant inside the input's time span [0, n_in / in_rate).
 - **Chunking never changes the output.** Each output sample is computed from a fixed window of
-  T input samples (T = `taps`) and a fixed phase filter, both chosen by k alone, with the same
-  arithmetic whatever the chunk boundaries. Chunked output equals one-shot output bit for bit.
+  T input samples (T = `design.taps`) and a fixed phase filter, both chosen by k alone, with the
+  same arithmetic whatever the chunk boundaries: chunked output equals one-shot output bit for
+  bit.
 - **Latency.** A centred filter needs input from after the output instant: output k is emitted
   once input up to position k * M / L + T/2 has arrived. That look-ahead is `delay_seconds`
-  (about 1.7 ms for 48 kHz or 44.1 kHz down to 16 kHz, about 1 ms for 24 kHz up to 48 kHz). It
-  is the only delay this resampler adds; the output is otherwise aligned with the input.
+  (1.4 ms for 48 kHz or 44.1 kHz down to 16 kHz, 0.75 ms for 24 kHz up to 48 or 44.1 kHz) and
+  it is all the delay this resampler adds. soxr's HQ mode, for comparison, holds back about
+  21 ms of output at 20 ms chunks (`edgevoice bench resampler` measures both the same way).
 
 Why this design (and not a minimum-phase filter)
 -------------------------------------------------
-The delay budget is 2 ms, the quality budget for 48/44.1 kHz -> 16 kHz is <= 0.01 dB ripple to
-7 kHz and >= 80 dB rejection of everything from 9 kHz up. Putting the stopband edge at
-out_rate - passband_edge (9 kHz here) instead of at the output Nyquist frequency (8 kHz) is what
-makes a short linear-phase filter possible: a tone between 8 and 9 kHz folds to 7-8 kHz, above
-the passband, so nothing ever aliases into the passband, and the transition band is 2 kHz wide
-instead of 1 kHz, which halves the filter length and the delay. A minimum-phase filter would
-cut the delay further but bends the phase across the passband (speech onsets smear, and the
-group delay varies with frequency); the linear-phase window here has a constant group delay of
-zero after the look-ahead is taken, so no phase distortion at all.
+The budget is 2 ms of added delay with, for 48/44.1 kHz -> 16 kHz, <= 0.01 dB ripple to 7 kHz
+and >= 80 dB rejection of every input tone from 9 kHz up. The stopband edge therefore sits at
+out_rate - passband_edge (9 kHz) rather than at the output Nyquist frequency (8 kHz): a tone
+between 8 and 9 kHz folds to 7-8 kHz, above the passband, so nothing aliases *into the passband*,
+and the transition band is 2 kHz wide instead of 1 kHz. That halves the filter, and a
+linear-phase filter of half the length has half the delay: about 1.4 ms, inside the budget, with
+no phase distortion at all (constant group delay, fully removed by the look-ahead). A
+minimum-phase filter would need no look-ahead but bends the phase across the passband and
+shifts the waveform by a frequency-dependent amount; it is not needed to meet the budget.
+Upsampling (24 kHz model audio to the speaker) keeps 10 kHz of passband and puts the stopband
+edge at in_rate - 10 kHz (14 kHz): images of everything in the passband fall in the stopband.
 
-The filter is a Kaiser-windowed sinc, evaluated at every fractional phase j/L it needs (L tables
-of T taps, each normalised to unit DC gain), with the cutoff at half the lower of the two rates:
+The filter is a Kaiser-windowed sinc with its cutoff at half the lower rate, tabulated at the
+L fractional phases it is needed at (each phase normalised to unit DC gain):
 
-    passband edge  fp = PASSBAND * min(in, out) / 2
+    passband edge  fp = passband * min(in, out) / 2      (7/8 down, 5/6 up, for "hq")
     stopband edge  fs = min(in, out) - fp
-    taps T         from Kaiser's formula for the design attenuation over (fs - fp) / in_rate
+    taps T         Kaiser's estimate for `attenuation_db` over (fs - fp) / in_rate, made even
 
-When L * T would make the phase table too big (unusual rate pairs such as 44101 -> 16000 with
-L = 16000), the taps are linearly interpolated from a finely sampled kernel instead (same
-design, per-sample error below -110 dB).
+When L * T would make the phase table too big (unusual pairs such as 44101 -> 16000, L = 16000)
+the taps are linearly interpolated from a finely sampled kernel instead (same design).
 
 How it is computed
 ------------------
-Per block of output samples: gather the input windows (a strided view when L == 1, one fancy
-index otherwise), pick each output's phase row from a table laid out in output order, and take
-the row-wise dot products with one np.einsum("ij,ij->i"). Every row is reduced on its own,
-over the same T products in the same order, so a row's value depends only on its own window and
-phase: that is what makes chunked == one-shot exact (the test suite checks it with Hypothesis).
+Output samples are computed in blocks, with one of three layouts chosen by the ratio:
+
+- L == 1 (48 -> 16 kHz): the input windows are a strided view (step M), one filter row.
+- M < L (upsampling): per *input* position, the (at most ceil(L/M)) outputs that share its
+  window, windows as a sliding view; a phase that is a unit impulse (every L-th output when
+  upsampling) is copied instead of filtered.
+- otherwise: the windows are gathered with one fancy index, the phase rows come from a table
+  laid out in output order.
+
+Each output is one row of np.einsum("ij,ij->i" or "ij,j->i"): numpy reduces every row on its
+own, over the same T products in the same order, so a row's value depends only on its window
+and phase row, never on the block it was computed in. That is what makes chunked == one-shot
+exact; the test suite checks it with Hypothesis over random ratios and chunkings.
 This module is core: numpy only, no I/O, no clocks.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Final
@@ -64,35 +76,39 @@ import numpy.typing as npt
 
 Float32Array = npt.NDArray[np.float32]
 _Float64Array = npt.NDArray[np.float64]
-_IntArray = npt.NDArray[np.int64]
+_IntArray = npt.NDArray[np.intp]
+_BoolArray = npt.NDArray[np.bool_]
 
 SUPPORTED_RATE_RANGE: Final = (8000, 192000)
 
 
 @dataclass(frozen=True)
-class _Quality:
+class Quality:
+    """A filter specification: stopband attenuation and passband width."""
+
     attenuation_db: float  # Kaiser design target for the stopband
-    passband: float  # passband edge as a fraction of min(in_rate, out_rate) / 2
+    passband_down: float  # passband edge / output Nyquist frequency, when downsampling
+    passband_up: float  # passband edge / input Nyquist frequency, when upsampling
 
 
 QUALITIES: Final = {
-    # HQ meets: ripple <= 0.01 dB to 7 kHz (of 8) / 10 kHz (of 12), >= 80 dB rejection beyond
-    # the transition band, THD+N <= -90 dB at 997 Hz (see `edgevoice bench resampler`).
-    "hq": _Quality(attenuation_db=96.0, passband=0.875),
-    # Fast: about half the taps; for playback on slow boards. ~60 dB, flat to 80 % of Nyquist.
-    "fast": _Quality(attenuation_db=62.0, passband=0.8),
+    # Measured by `edgevoice bench resampler`: ripple < 0.001 dB, aliases and images >= 88 dB
+    # below the input, THD+N < -110 dB, delay <= 1.4 ms for the daemon's conversions.
+    "hq": Quality(attenuation_db=88.0, passband_down=7.0 / 8.0, passband_up=5.0 / 6.0),
+    # Roughly half the taps of "hq" and about 60 dB: for slow boards where quality matters less.
+    "fast": Quality(attenuation_db=60.0, passband_down=0.8, passband_up=0.75),
 }
 
-# Largest phase table (L * T float32 coefficients) precomputed in full; above it the taps are
+# Largest phase table (L * T coefficients) precomputed in full; above it the taps are
 # interpolated from a fine kernel table.
 _TABLE_LIMIT = 1 << 20
-# Output samples computed per einsum call: bounds the temporary (block x taps) gather.
-_BLOCK = 2048
+# Output samples (or input positions) per einsum call: bounds the temporaries.
+_BLOCK = 1024
 
 
 @dataclass(frozen=True)
 class FilterDesign:
-    """The anti-aliasing / anti-imaging filter a resampler uses (all frequencies in Hz)."""
+    """The anti-aliasing / anti-imaging filter a resampler uses (frequencies in Hz)."""
 
     up: int  # L: output samples per period
     down: int  # M: input samples per period
@@ -104,15 +120,20 @@ class FilterDesign:
 
 
 def design_filter(in_rate: int, out_rate: int, quality: str = "hq") -> FilterDesign:
-    """Return the filter StreamingResampler(in_rate, out_rate, quality=quality) will use."""
+    """Return the filter StreamingResampler(in_rate, out_rate, quality=quality) uses.
+
+    Raises ValueError for a rate outside SUPPORTED_RATE_RANGE or an unknown quality.
+    """
     _check_rate("in_rate", in_rate)
     _check_rate("out_rate", out_rate)
     if quality not in QUALITIES:
-        raise ValueError(f"unknown resampler quality {quality!r}; use one of {sorted(QUALITIES)}")
+        raise ValueError(
+            f"unknown resampler quality {quality!r}; use one of: {', '.join(QUALITIES)}"
+        )
     q = QUALITIES[quality]
     g = math.gcd(in_rate, out_rate)
     low_nyquist = min(in_rate, out_rate) / 2.0
-    passband = q.passband * low_nyquist
+    passband = (q.passband_down if out_rate < in_rate else q.passband_up) * low_nyquist
     stopband = 2.0 * low_nyquist - passband
     width = (stopband - passband) / in_rate  # transition width, cycles per input sample
     a = q.attenuation_db
@@ -150,6 +171,115 @@ def _kernel(tau: _Float64Array, design: FilterDesign, in_rate: int) -> _Float64A
     return values
 
 
+def _phase_table(design: FilterDesign, in_rate: int) -> _Float64Array:
+    L, T = design.up, design.taps
+    H = T // 2
+    i = np.arange(T, dtype=np.float64)
+    phases = np.arange(L, dtype=np.float64)[:, np.newaxis] / L
+    tab = _kernel((H - 1 - i)[np.newaxis, :] + phases, design, in_rate)
+    # sinc's zero crossings come out as ~1e-17, not 0: make them exact, so that the phase at
+    # an integer position of a half-band filter is an exact unit impulse (copied, not filtered).
+    tab[np.abs(tab) < 1e-12 * np.abs(tab).max()] = 0.0
+    # Unit DC gain for every phase: no phase-dependent gain ripple (which would modulate the
+    # signal at the phase rate and show up as distortion).
+    tab /= tab.sum(axis=1, keepdims=True)
+    return tab
+
+
+def polyphase_table(in_rate: int, out_rate: int, quality: str = "hq") -> _Float64Array:
+    """The filter taps, shaped (L, T): row p holds the taps for fractional position p / L.
+
+    Output sample k (n0 = floor(k * M / L), p = k * M mod L) is
+    sum(table[p, i] * x[n0 - T/2 + 1 + i] for i in range(T)). Raises ValueError when L * T is
+    too large to tabulate (the resampler then interpolates its taps instead).
+    """
+    design = design_filter(in_rate, out_rate, quality)
+    if design.up * design.taps > _TABLE_LIMIT:
+        raise ValueError(
+            f"{in_rate} -> {out_rate} Hz has too many phases ({design.up}) to tabulate"
+        )
+    return _phase_table(design, in_rate)
+
+
+def _frozen(array: npt.NDArray[np.generic]) -> None:
+    array.flags.writeable = False
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Precomputed, read-only tables for one (in_rate, out_rate, quality); shared by all
+    resamplers with the same parameters."""
+
+    layout: str  # "identity" | "strided" | "per_input" | "gather" | "interpolated"
+    design: FilterDesign
+    # strided: the one filter row (T,)
+    row: Float32Array | None = None
+    # gather: rows in output order (L + _BLOCK, T); offsets[j] = floor(j * M / L)
+    rows: Float32Array | None = None
+    offsets: _IntArray | None = None
+    # per_input: per slot s, rows by input residue (M + _BLOCK, T), or None when the slot is a
+    # plain copy; valid[rho, s]: does input position rho have an output in slot s
+    slot_rows: tuple[Float32Array | None, ...] = ()
+    copy_tap: int = 0
+    valid: _BoolArray | None = None
+    # interpolated: the kernel sampled `oversample` times per input sample
+    fine: _Float64Array | None = None
+    oversample: int = 0
+
+
+@functools.lru_cache(maxsize=32)
+def _plan(in_rate: int, out_rate: int, quality: str) -> _Plan:
+    design = design_filter(in_rate, out_rate, quality)
+    L, M, T, H = design.up, design.down, design.taps, design.taps // 2
+    if L == M:
+        return _Plan("identity", design)
+    if L * T > _TABLE_LIMIT:
+        oversample = int(min(4096, max(256, (1 << 21) // T)))
+        grid = np.arange(T * oversample + 2, dtype=np.float64) / oversample - H
+        fine = _kernel(grid, design, in_rate)
+        offsets = (np.arange(L + _BLOCK, dtype=np.intp) * M) // L
+        _frozen(fine)
+        _frozen(offsets)
+        return _Plan("interpolated", design, offsets=offsets, fine=fine, oversample=oversample)
+    table = _phase_table(design, in_rate)
+    if L == 1:
+        row = table[0].astype(np.float32)
+        _frozen(row)
+        return _Plan("strided", design, row=row)
+    if M > L:
+        # Laid out in output order: row r is the phase of output r (mod L), repeated so any
+        # block of _BLOCK consecutive outputs reads one contiguous slice.
+        span = np.arange(L + _BLOCK, dtype=np.intp)
+        rows = np.ascontiguousarray(table[(span * M) % L].astype(np.float32))
+        offsets = (span * M) // L
+        _frozen(rows)
+        _frozen(offsets)
+        return _Plan("gather", design, rows=rows, offsets=offsets)
+    # Upsampling. Input position n = q*M + rho has outputs first(rho) + q*L + s for slots
+    # s < count(rho), where first(rho) = ceil(rho * L / M); output k has phase k*M mod L.
+    slots = -(-L // M)
+    rho = np.arange(M + 1, dtype=np.intp)
+    first = -((-rho * L) // M)
+    count = first[1:] - first[:-1]
+    rho_span = np.arange(M + _BLOCK, dtype=np.intp) % M
+    valid = np.arange(slots)[np.newaxis, :] < count[rho_span][:, np.newaxis]
+    impulse = np.zeros(T)
+    impulse[H - 1] = 1.0  # tap H - 1 multiplies x[n] itself
+    slot_rows: list[Float32Array | None] = []
+    for s in range(slots):
+        phases = ((first[:M] + s) * M) % L
+        per_rho = np.where((s < count)[:, np.newaxis], table[phases], 0.0)
+        is_copy = all(np.array_equal(table[p], impulse) for p in phases[s < count])
+        if is_copy:
+            slot_rows.append(None)
+        else:
+            rows = np.ascontiguousarray(per_rho[rho_span].astype(np.float32))
+            _frozen(rows)
+            slot_rows.append(rows)
+    _frozen(valid)
+    return _Plan("per_input", design, slot_rows=tuple(slot_rows), copy_tap=H - 1, valid=valid)
+
+
 class StreamingResampler:
     """Convert a mono float32 stream from `in_rate` to `out_rate`, chunk by chunk.
 
@@ -163,22 +293,26 @@ class StreamingResampler:
     """
 
     def __init__(self, in_rate: int, out_rate: int, *, quality: str = "hq") -> None:
-        self._design = design_filter(in_rate, out_rate, quality)
+        plan = _plan(in_rate, out_rate, quality)
+        self._plan = plan
         self._in_rate = in_rate
         self._out_rate = out_rate
         self._quality = quality
-        d = self._design
-        self._identity = d.up == d.down
-        self._L = d.up
-        self._M = d.down
-        self._T = d.taps
-        self._H = d.taps // 2  # window of output k: x[n0 - H + 1 .. n0 + T - H], n0 = kM // L
-        self._lookahead = d.taps - self._H
+        d = plan.design
+        self._L, self._M, self._T = d.up, d.down, d.taps
+        self._H = d.taps // 2  # window of output k: x[n0 - H + 1 .. n0 + H], n0 = kM // L
+        self._identity = plan.layout == "identity"
+        self._compute = {
+            "identity": self._compute_strided,  # never called
+            "strided": self._compute_strided,
+            "per_input": self._compute_per_input,
+            "gather": self._compute_gather,
+            "interpolated": self._compute_gather,
+        }[plan.layout]
         self._buf: Float32Array = np.zeros(0, dtype=np.float32)
         self._buf_start = 0
         self._n_in = 0
         self._k = 0
-        self._build_tables()
         self.reset()
 
     # -- public ------------------------------------------------------------------------------
@@ -197,16 +331,16 @@ class StreamingResampler:
 
     @property
     def design(self) -> FilterDesign:
-        return self._design
+        return self._plan.design
 
     @property
     def delay_seconds(self) -> float:
         """Look-ahead latency: output for time t is emitted once input up to t + this arrived.
 
-        The output waveform itself is not delayed (sample k is time k / out_rate); this is how
+        The output waveform itself is not shifted (sample k is time k / out_rate); this is how
         far behind the input the emitted output runs. 0.0 when in_rate == out_rate.
         """
-        return 0.0 if self._identity else self._lookahead / self._in_rate
+        return 0.0 if self._identity else self._H / self._in_rate
 
     def process(self, x: Float32Array) -> Float32Array:
         """Feed one mono chunk; return the output samples that are now complete (maybe none).
@@ -221,23 +355,23 @@ class StreamingResampler:
             return data.copy()
         if n:
             self._buf = np.concatenate((self._buf, data))
-        last = self._n_in - 1 - self._lookahead  # largest n0 whose window is complete
+        # Output k needs x[n0 + H] (n0 = floor(k*M/L)); the newest sample is x[n_in - 1].
+        last = self._n_in - 1 - self._H
         if last < 0:
             return np.zeros(0, dtype=np.float32)
-        k_end = ((last + 1) * self._L - 1) // self._M + 1
-        return self._emit(k_end)
+        return self._emit(((last + 1) * self._L - 1) // self._M + 1)
 
     def flush(self) -> Float32Array:
         """End the stream: return the remaining output, padding the input with silence.
 
-        Afterwards the total output of the stream is exactly ceil(n_in * out_rate / in_rate)
+        Afterwards the whole stream has produced exactly ceil(n_in * out_rate / in_rate)
         samples, and the resampler is reset for a new stream.
         """
         if self._identity:
             self.reset()
             return np.zeros(0, dtype=np.float32)
         k_end = (self._n_in * self._L + self._M - 1) // self._M
-        self._buf = np.concatenate((self._buf, np.zeros(self._lookahead, dtype=np.float32)))
+        self._buf = np.concatenate((self._buf, np.zeros(self._H, dtype=np.float32)))
         out = self._emit(k_end)
         self.reset()
         return out
@@ -248,94 +382,119 @@ class StreamingResampler:
         self._k = 0  # next output index
         # Global input index of _buf[0]; the H - 1 samples before the stream are silence.
         self._buf_start = -(self._H - 1)
-        self._buf = np.zeros(self._H - 1, dtype=np.float32)
+        self._buf = np.zeros(max(self._H - 1, 0), dtype=np.float32)
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _build_tables(self) -> None:
-        L, M, T, H = self._L, self._M, self._T, self._H
-        i = np.arange(T, dtype=np.float64)
-        # offsets[j] = floor(j * M / L): where output r0 + j's window starts relative to r0's.
-        span = L + _BLOCK
-        self._offsets: _IntArray = (np.arange(span, dtype=np.int64) * M) // L
-        self._table: Float32Array | None = None
-        self._fine: _Float64Array | None = None
-        if self._identity:
-            return
-        if L * T <= _TABLE_LIMIT:
-            phases = np.arange(L, dtype=np.float64)[:, np.newaxis] / L
-            tab = _kernel((H - 1 - i)[np.newaxis, :] + phases, self._design, self._in_rate)
-            # Unit DC gain for every phase: no phase-dependent gain ripple (which would
-            # modulate the signal at the phase rate and show up as distortion).
-            tab /= tab.sum(axis=1, keepdims=True)
-            if L == 1:
-                self._table = tab.astype(np.float32)
-            else:
-                # Laid out in output order: row r is the phase of output r (mod L), repeated
-                # so any block of _BLOCK consecutive outputs is one contiguous slice.
-                order = (np.arange(span, dtype=np.int64) * M) % L
-                self._table = np.ascontiguousarray(tab[order].astype(np.float32))
-        else:
-            self._oversample = int(min(4096, max(256, (1 << 21) // T)))
-            o = self._oversample
-            grid = np.arange(T * o + 2, dtype=np.float64) / o - H
-            self._fine = _kernel(grid, self._design, self._in_rate)
-
     def _emit(self, k_end: int) -> Float32Array:
+        """Compute outputs [self._k, k_end), then drop the input no later output needs."""
         k0 = self._k
         if k_end <= k0:
             return np.zeros(0, dtype=np.float32)
-        pieces = []
-        for start in range(k0, k_end, _BLOCK):
-            pieces.append(self._compute(start, min(_BLOCK, k_end - start)))
+        out = self._compute(k0, k_end)
         self._k = k_end
-        # Drop input no future output needs.
         q, r = divmod(k_end, self._L)
         keep_from = q * self._M + (r * self._M) // self._L - self._H + 1 - self._buf_start
         if keep_from > 0:
             self._buf = self._buf[keep_from:]
             self._buf_start += keep_from
+        return out
+
+    def _windows(self, first: int, count: int, step: int) -> Float32Array:
+        """A read-only (count, T) view: row j is _buf[first + j*step : first + j*step + T]."""
+        buf = self._buf
+        size = buf.itemsize
+        view: Float32Array = np.ndarray(
+            (count, self._T),
+            np.float32,
+            buffer=buf,
+            offset=first * size,
+            strides=(step * size, size),
+        )
+        return view
+
+    def _compute_strided(self, k0: int, k_end: int) -> Float32Array:
+        # L == 1: output k's window starts at k*M - H + 1.
+        row = self._plan.row
+        assert row is not None
+        base = k0 * self._M - self._H + 1 - self._buf_start
+        pieces = []
+        for k in range(k0, k_end, _BLOCK):
+            count = min(_BLOCK, k_end - k)
+            windows = self._windows(base + (k - k0) * self._M, count, self._M)
+            pieces.append(np.einsum("ij,j->i", windows, row))
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
-    def _compute(self, k0: int, count: int) -> Float32Array:
+    def _compute_gather(self, k0: int, k_end: int) -> Float32Array:
+        plan = self._plan
+        offsets = plan.offsets
+        assert offsets is not None
         L, M, T = self._L, self._M, self._T
-        q0, r0 = divmod(k0, L)
-        # Window start in _buf of output q0 * L (n0 = q0 * M); output k0 + j starts offsets[r0 + j]
-        # samples later.
-        base = q0 * M - self._H + 1 - self._buf_start
         buf = self._buf
-        if L == 1 and self._table is not None:
-            windows = np.lib.stride_tricks.as_strided(
-                buf[base:], shape=(count, T), strides=(M * buf.itemsize, buf.itemsize)
-            )
-            y: Float32Array = np.einsum("ij,j->i", windows, self._table[0])
-            return y
-        starts = self._offsets[r0 : r0 + count] + base
-        all_windows = np.lib.stride_tricks.as_strided(
-            buf, shape=(buf.shape[0] - T + 1, T), strides=(buf.itemsize, buf.itemsize)
+        size = buf.itemsize
+        all_windows = np.ndarray(
+            (buf.shape[0] - T + 1, T), np.float32, buffer=buf, strides=(size, size)
         )
-        windows = all_windows[starts]
-        if self._table is not None:
-            rows = self._table[r0 : r0 + count]
-        else:
-            rows = self._interpolated_rows(r0, count)
-        y = np.einsum("ij,ij->i", windows, rows)
-        return y
+        base = self._H - 1 + self._buf_start
+        pieces = []
+        for k in range(k0, k_end, _BLOCK):
+            count = min(_BLOCK, k_end - k)
+            q, r = divmod(k, L)
+            # Output q*L + r + j starts its window offsets[r + j] samples after n0 = q*M.
+            starts = offsets[r : r + count] + (q * M - base)
+            if plan.rows is not None:
+                rows = plan.rows[r : r + count]
+            else:
+                rows = self._interpolated_rows(r, count)
+            pieces.append(np.einsum("ij,ij->i", all_windows[starts], rows))
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def _compute_per_input(self, k0: int, k_end: int) -> Float32Array:
+        # Emission always covers whole input positions: k0 = first(n_a), k_end = first(n_b).
+        plan = self._plan
+        valid = plan.valid
+        assert valid is not None
+        L, M = self._L, self._M
+        n_a = (k0 * M) // L
+        n_b = ((k_end - 1) * M) // L + 1
+        slots = len(plan.slot_rows)
+        uniform = L % M == 0  # every position has all its slots: no mask needed
+        pieces = []
+        for n in range(n_a, n_b, _BLOCK):
+            count = min(_BLOCK, n_b - n)
+            rho = n % M
+            block = np.empty((count, slots), dtype=np.float32)
+            start = n - self._H + 1 - self._buf_start
+            windows = None
+            for s, rows in enumerate(plan.slot_rows):
+                if rows is None:
+                    src = start + plan.copy_tap
+                    block[:, s] = self._buf[src : src + count]
+                else:
+                    if windows is None:
+                        windows = self._windows(start, count, 1)
+                    np.einsum("ij,ij->i", windows, rows[rho : rho + count], out=block[:, s])
+            pieces.append(block.reshape(-1) if uniform else block[valid[rho : rho + count]])
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
     def _interpolated_rows(self, r0: int, count: int) -> Float32Array:
-        assert self._fine is not None
-        L, M, T, o = self._L, self._M, self._T, self._oversample
-        phase = ((np.arange(r0, r0 + count, dtype=np.int64) * M) % L) * o  # phase * o, < L * o
+        plan = self._plan
+        fine, o = plan.fine, plan.oversample
+        assert fine is not None
+        L, M, T = self._L, self._M, self._T
+        phase = ((np.arange(r0, r0 + count, dtype=np.intp) * M) % L) * o  # phase * o < L * o
         whole, part = np.divmod(phase, L)
         frac = (part / L)[:, np.newaxis]
-        # tap i of a phase p sits at tau = H - 1 - i + p / L, i.e. fine index (T-1-i)*o + p*o/L
-        idx = ((T - 1 - np.arange(T, dtype=np.int64)) * o)[np.newaxis, :] + whole[:, np.newaxis]
-        lo = self._fine[idx]
-        rows = lo + frac * (self._fine[idx + 1] - lo)
-        return rows.astype(np.float32)
+        # Tap i of phase p sits at tau = H - 1 - i + p/L: fine index (T-1-i)*o + p*o/L.
+        idx = ((T - 1 - np.arange(T, dtype=np.intp)) * o)[np.newaxis, :] + whole[:, np.newaxis]
+        lo = fine[idx]
+        rows: Float32Array = (lo + frac * (fine[idx + 1] - lo)).astype(np.float32)
+        return rows
 
 
 def _as_mono_float32(x: Float32Array) -> Float32Array:
+    if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 1:
+        return x  # the common case, checked first because it runs 50 times a second
     arr = np.asarray(x)
     if arr.ndim != 1:
         raise ValueError(
