@@ -1,11 +1,13 @@
 """The microphone: an ALSA capture device through PyAudio, as an `AudioSource`.
 
 The device is opened at its configured rate (or its default rate when it refuses that one),
-mono or stereo. PortAudio's callback thread hands every chunk to the event loop with
-`call_soon_threadsafe`; on the loop each chunk is downmixed, gained, resampled to 16 kHz and cut
-into 20 ms frames (640 bytes of int16 mono, `ports.MIC_RATE` / `ports.FRAME_MS`), which wait in
-a bounded queue for `frames()`. When the daemon falls behind, the oldest frames are dropped and
-counted (a warning at most every `overflow_log_interval` seconds).
+mono or stereo. PortAudio's callback thread puts every chunk into a small bounded inbox and, if
+the event loop has not been told yet, wakes it with `call_soon_threadsafe` (one wake-up per
+batch, so a device that runs ahead can never flood the loop). On the loop each chunk is
+downmixed, gained, resampled to 16 kHz and cut into 20 ms frames (640 bytes of int16 mono,
+`ports.MIC_RATE` / `ports.FRAME_MS`), which wait in a bounded queue for `frames()`. When the
+daemon falls behind, the oldest audio is dropped and counted (a warning at most every
+`overflow_log_interval` seconds).
 
 Failures surface from `frames()` as typed, retryable errors (the supervisor closes and reopens
 with backoff): a stream that ended with an error (unplugged USB microphone) raises
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -54,10 +58,11 @@ INT16_MIN = -32768
 class CaptureStats:
     """Counters since `start()`; read them on the event loop."""
 
-    chunks: int = 0  # PortAudio callbacks received
-    device_frames: int = 0  # samples per channel received from the device
+    chunks: int = 0  # PortAudio callbacks processed
+    device_frames: int = 0  # samples per channel processed from the device
     frames_out: int = 0  # 16 kHz frames produced (queued)
     dropped_frames: int = 0  # frames dropped because the queue was full (oldest first)
+    dropped_device_frames: int = 0  # device samples dropped before processing (loop too late)
     overflows: int = 0  # callbacks that PortAudio flagged with an input overflow
     digital_silence: bool = False  # True while the input has been all zeros for too long
     zero_run_samples: int = 0  # length of the current all-zero run, in device samples
@@ -71,6 +76,50 @@ class _Opened:
     stream: Any  # pyaudio.Stream
     device: DeviceInfo
     rate: int
+
+
+class _Inbox:
+    """Chunks on their way from PortAudio's thread to the event loop: bounded, drop-oldest.
+
+    `callback` runs in PortAudio's thread. It never waits on the loop: it appends under a lock
+    and schedules `on_ready` with `call_soon_threadsafe` only when no wake-up is pending yet.
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, limit: int, on_ready: Callable[[], None]
+    ) -> None:
+        self._loop = loop
+        self._limit = limit
+        self._on_ready = on_ready
+        self._lock = threading.Lock()
+        self._chunks: deque[tuple[bytes, int]] = deque()
+        self._dropped_bytes = 0
+        self._wake_pending = False
+
+    def callback(
+        self, data: bytes | None, _frames: int, _time: Any, status: int
+    ) -> tuple[None, int]:
+        with self._lock:
+            if len(self._chunks) >= self._limit:
+                self._dropped_bytes += len(self._chunks.popleft()[0])
+            self._chunks.append((data or b"", status))
+            if self._wake_pending:
+                return None, pyaudio.paContinue
+            self._wake_pending = True
+        try:
+            self._loop.call_soon_threadsafe(self._on_ready)
+        except RuntimeError:  # the event loop is closed: stop the stream
+            return None, pyaudio.paAbort
+        return None, pyaudio.paContinue
+
+    def take(self) -> tuple[list[tuple[bytes, int]], int]:
+        """Everything waiting (oldest first) and the bytes dropped since the last call."""
+        with self._lock:
+            chunks = list(self._chunks)
+            self._chunks.clear()
+            dropped, self._dropped_bytes = self._dropped_bytes, 0
+            self._wake_pending = False
+        return chunks, dropped
 
 
 class PyAudioCapture:
@@ -125,8 +174,7 @@ class PyAudioCapture:
         self.device: DeviceInfo | None = None
         self.stats = CaptureStats()
         self._opened: _Opened | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._generation = 0
+        self._inbox: _Inbox | None = None
         self._queue: deque[bytes] = deque()
         self._wakeup = asyncio.Event()
         self._last_chunk = 0.0
@@ -134,7 +182,7 @@ class PyAudioCapture:
         self._framer = dsp.Framer(FRAME_SAMPLES)
         self._drops = ThrottledWarning(
             log,
-            "capture queue full: dropped %d oldest frame(s); the daemon is falling behind",
+            "capture fell behind: dropped the oldest %d ms of audio (is the machine overloaded?)",
             interval=overflow_log_interval,
             clock=clock,
         )
@@ -153,15 +201,16 @@ class PyAudioCapture:
         AudioDeviceError (all retryable); a second call while open does nothing."""
         if self._opened is not None:
             return
-        self._loop = asyncio.get_running_loop()
-        self._generation += 1
-        generation = self._generation
+        # The inbox holds about as much audio as the frame queue, in device periods.
+        limit = max(2, math.ceil(self.queue_frames * FRAME_MS / self.period_ms))
+        inbox = _Inbox(asyncio.get_running_loop(), limit, lambda: self._drain_inbox(inbox))
         opened = await run_in_thread(
-            lambda: self._open_blocking(generation),
+            lambda: self._open_blocking(inbox),
             name="edgevoice-capture-open",
             abandon=_close_blocking,
         )
         self._opened = opened
+        self._inbox = inbox
         self.rate = opened.rate
         self.device = opened.device
         self.stats = CaptureStats()
@@ -208,7 +257,7 @@ class PyAudioCapture:
 
         A device that does not stop within `close_timeout` seconds is abandoned (logged)."""
         opened, self._opened = self._opened, None
-        self._generation += 1  # late callbacks from this stream are ignored
+        self._inbox = None  # late callbacks from this stream are ignored
         self._queue.clear()
         self._wakeup.set()  # a waiting frames() sees the close and ends
         if opened is None:
@@ -228,7 +277,7 @@ class PyAudioCapture:
     # ---------------------------------------------------------------------------------------
     # Blocking side (runs in a helper thread)
 
-    def _open_blocking(self, generation: int) -> _Opened:
+    def _open_blocking(self, inbox: _Inbox) -> _Opened:
         pa = self._factory()
         try:
             device = find_device(list_devices(pa), self.device_name, "input")
@@ -248,7 +297,7 @@ class PyAudioCapture:
                     input=True,
                     input_device_index=device.index,
                     frames_per_buffer=max(1, rate * self.period_ms // 1000),
-                    stream_callback=self._make_callback(generation),
+                    stream_callback=inbox.callback,
                     start=False,
                 )
             except OSError as exc:
@@ -258,28 +307,23 @@ class PyAudioCapture:
             raise
         return _Opened(pa, stream, device, rate)
 
-    def _make_callback(
-        self, generation: int
-    ) -> Callable[[bytes | None, int, Any, int], tuple[None, int]]:
-        loop = self._loop
-        assert loop is not None
-
-        def callback(data: bytes | None, frames: int, _time: Any, status: int) -> tuple[None, int]:
-            # PortAudio's thread: no work here beyond handing the chunk to the event loop.
-            try:
-                loop.call_soon_threadsafe(self._on_chunk, generation, data or b"", status)
-            except RuntimeError:  # the event loop is closed: stop the stream
-                return None, pyaudio.paAbort
-            return None, pyaudio.paContinue
-
-        return callback
-
     # ---------------------------------------------------------------------------------------
     # Event-loop side
 
-    def _on_chunk(self, generation: int, data: bytes, status: int) -> None:
-        if generation != self._generation or self._opened is None or self._resampler is None:
-            return  # a late chunk from a stream that has been closed
+    def _drain_inbox(self, inbox: _Inbox) -> None:
+        if inbox is not self._inbox:
+            return  # a late wake-up from a stream that has been closed
+        chunks, dropped_bytes = inbox.take()
+        if dropped_bytes:
+            assert self.rate is not None
+            samples = dropped_bytes // (2 * self.channels)
+            self.stats.dropped_device_frames += samples
+            self._drops.note(samples * 1000 // self.rate)
+        for data, status in chunks:
+            self._on_chunk(data, status)
+
+    def _on_chunk(self, data: bytes, status: int) -> None:
+        assert self._resampler is not None
         stats = self.stats
         self._last_chunk = self._clock()
         stats.chunks += 1
@@ -330,7 +374,7 @@ class PyAudioCapture:
         if len(self._queue) >= self.queue_frames:
             self._queue.popleft()
             self.stats.dropped_frames += 1
-            self._drops.note()
+            self._drops.note(FRAME_MS)
         self._queue.append(frame)
         self.stats.frames_out += 1
         self._wakeup.set()

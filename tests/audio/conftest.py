@@ -110,26 +110,33 @@ class FifoDrain:
 
 
 class PacedFifoWriter:
-    """Feeds a capture FIFO in a thread: `data` in period-sized pieces, then silence, until
-    stopped. `pace` is the real-time multiple (a few times faster than real time is plenty for
-    the event loop to keep up; the bytes, not the timing, are what tests check)."""
+    """Feeds a capture FIFO from a thread: `data`, then silence until stopped, one `chunk` of
+    bytes every `seconds_per_chunk`. A few times faster than real time is plenty for the event
+    loop to keep up; tests check the bytes, never the timing. Writes are non-blocking, so
+    stop() returns even when nobody reads any more."""
 
     def __init__(self, fifo: Fifo, data: bytes, chunk: int, seconds_per_chunk: float) -> None:
-        self.fifo = fifo
+        assert fifo.fd is not None
+        self._fd = fifo.fd
         self._data = data
         self._chunk = chunk
         self._interval = seconds_per_chunk
         self._stop = threading.Event()
+        os.set_blocking(self._fd, False)
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        silence = bytes(self._chunk)
         offset = 0
+        pending = b""
         while not self._stop.wait(self._interval):
-            piece = self._data[offset : offset + self._chunk] or silence
-            offset += len(piece)
-            self.fifo.write(piece.ljust(self._chunk, b"\0"))
+            if not pending:
+                pending = self._data[offset : offset + self._chunk].ljust(self._chunk, b"\0")
+                offset += self._chunk
+            try:
+                pending = pending[os.write(self._fd, pending) :]
+            except BlockingIOError:  # the pipe is full: nobody is reading right now
+                pass
 
     def stop(self) -> None:
         self._stop.set()
