@@ -20,7 +20,7 @@ import asyncio
 import logging
 import secrets
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
@@ -122,7 +122,7 @@ class Session:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         self._outcome = loop.create_future()
-        self._spawn(self._start())
+        self._spawn(self._start)
         outcome = await self._outcome
         current = asyncio.current_task()
         for task in list(self._tasks):
@@ -148,15 +148,19 @@ class Session:
             )
         )
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(self._guard(coroutine))
+    def _spawn(
+        self, function: Callable[..., Coroutine[Any, Any, None]], *args: Any
+    ) -> asyncio.Task[None]:
+        # The coroutine is made inside the task, so a task cancelled before it runs leaves no
+        # never-awaited coroutine behind.
+        task = asyncio.get_running_loop().create_task(self._guard(function, *args))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _guard(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    async def _guard(self, function: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
         try:
-            await coroutine
+            await function(*args)
         except (SimClose, SimAbort) as decided:
             self._finish(decided)
         except ConnectionClosed:
@@ -251,7 +255,7 @@ class Session:
             elif action is FaultAction.UNKNOWN:
                 await self.send(UNKNOWN_MESSAGE)
             elif action is FaultAction.GOAWAY:
-                self._spawn(self._go_away(fault.time_left_s))
+                self._spawn(self._go_away, fault.time_left_s)
 
     async def _go_away(self, time_left_s: float) -> None:
         await self.send({"goAway": {"timeLeft": wire.duration(time_left_s)}})
@@ -338,7 +342,7 @@ class Session:
             ", resumed" if info.handle else "",
         )
         if self.options.lifetime_s is not None:
-            self._spawn(self._lifetime(self.options.lifetime_s, self.options.go_away_notice_s))
+            self._spawn(self._lifetime, self.options.lifetime_s, self.options.go_away_notice_s)
         await self._moment(Moment.READY)
 
     # --- realtime input (section 3.2) ------------------------------------------------------
@@ -405,8 +409,11 @@ class Session:
     def _kick(self) -> None:
         if self.answer_task is None and self.queue and not self.stalled:
             turn = self.queue.popleft()
+            assert self.conversation is not None
+            self.conversation.turns += 1  # counted now: a barge-in may cut it before it starts
+            self.history_closed = True
             self.generating = True
-            self.answer_task = self._spawn(self._answer(turn))
+            self.answer_task = self._spawn(self._answer, turn, self.conversation.turns)
 
     # --- clientContent (section 3.3) and toolResponse (section 3.4) --------------------------
     async def _client_content(self, body: dict[str, Any]) -> None:
@@ -461,13 +468,8 @@ class Session:
             and self.options.tool_name in self._info.functions
         )
 
-    async def _answer(self, turn: UserTurn) -> None:
+    async def _answer(self, turn: UserTurn, number: int) -> None:
         info = self._info
-        conversation = self.conversation
-        assert conversation is not None
-        conversation.turns += 1
-        number = conversation.turns
-        self.history_closed = True
         await self._resumption_update(resumable=False)
         results: list[dict[str, Any]] = []
         if self._tool_due(number):

@@ -177,5 +177,6 @@ async def session(
     """A connected client whose setup was answered with setupComplete."""
     async with client(sim, **kw) as c:
         await c.send(frame or setup())
-        assert await c.recv() == {"setupComplete": {}}
+        first = await c.recv()
+        assert list(first) == ["setupComplete"], first
         yield c

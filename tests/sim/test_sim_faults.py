@@ -1,0 +1,179 @@
+"""Every lifecycle and fault knob, seen from a raw client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from simkit import client, session, setup
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from edgevoice.sim import Fault, FaultAction, Moment, SimOptions, When
+
+QUOTA = "You exceeded your current quota, please check your plan and billing details."
+DEADLINE = "Deadline expired before operation could complete."
+START = {"realtimeInput": {"activityStart": {}}}
+END = {"realtimeInput": {"activityEnd": {}}}
+
+
+def faults(*specs: str, **kw: Any) -> SimOptions:
+    return SimOptions(pace=0, faults=tuple(Fault.parse(s) for s in specs), **kw)
+
+
+async def test_connection_lifetime_sends_go_away_then_closes_1011(sim_factory: Any) -> None:
+    options = SimOptions(pace=0, lifetime_s=0.3, go_away_notice_s=0.25)
+    async with sim_factory(options) as sim, session(sim) as c:
+        assert await c.recv() == {"goAway": {"timeLeft": "0.250s"}}
+        assert await c.closed() == (1011, DEADLINE)
+
+
+async def test_go_away_fault_after_a_turn(sim_factory: Any) -> None:
+    async with sim_factory(faults("goaway=0.1@turn:1")) as sim, session(sim) as c:
+        await c.send(START)
+        await c.send(END)
+        await c.turn()
+        assert await c.recv() == {"goAway": {"timeLeft": "0.100s"}}
+        assert await c.closed() == (1011, DEADLINE)
+
+
+async def test_close_with_any_code_after_n_client_frames(sim_factory: Any) -> None:
+    options = faults("close=1011:Internal error encountered.@frame:3")
+    async with sim_factory(options) as sim, session(sim) as c:
+        await c.send(START)
+        await c.send(END)  # frame 3
+        assert await c.closed() == (1011, "Internal error encountered.")
+    record = sim.connections[0]
+    assert len(record.received) == 3 and record.close_detail == "fault close@frame:3"
+
+
+async def test_close_right_after_setup_instead_of_setup_complete(sim_factory: Any) -> None:
+    async with sim_factory(faults("close=1008:The operation was aborted@setup")) as sim:
+        async with client(sim) as c:
+            await c.send(setup())
+            assert await c.closed() == (1008, "The operation was aborted")
+
+
+async def test_abort_drops_tcp_without_a_close_frame(sim_factory: Any) -> None:
+    async with sim_factory(faults("abort@ready")) as sim, client(sim) as c:
+        await c.send(setup())
+        assert await c.closed() == (1006, "")
+    event = await sim.wait_closed(1)
+    assert (event.code, event.closed_by) == (1006, "abort")
+
+
+async def test_stall_never_answers_setup_but_keeps_recording(sim_factory: Any) -> None:
+    async with sim_factory(faults("stall@setup")) as sim, client(sim) as c:
+        await c.send(setup())
+        await c.send(START)
+        await c.ws.close()  # frames are read in order: both are recorded before the close
+    await sim.wait_closed(1)
+    record = sim.connections[0]
+    assert [f.index for f in record.received] == [1, 2]
+    assert record.sent == [] and record.closed_by == "client"
+
+
+async def test_malformed_frame_then_the_session_goes_on(sim_factory: Any) -> None:
+    async with sim_factory(faults("malformed@ready")) as sim, client(sim) as c:
+        await c.send(setup())
+        assert json.loads(await c.ws.recv()) == {"setupComplete": {}}
+        raw = await c.ws.recv()
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(raw)
+        await c.send(START)
+        await c.send(END)
+        await c.turn()
+
+
+async def test_unknown_message_type(sim_factory: Any) -> None:
+    async with sim_factory(faults("unknown@ready")) as sim, session(sim) as c:
+        message = await c.recv()
+    assert list(message) == ["simulatorUnknownMessage"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [("quota@ready", QUOTA), ("unavailable@ready", "The service is currently unavailable.")],
+)
+async def test_quota_and_unavailable_closes(sim_factory: Any, spec: str, reason: str) -> None:
+    async with sim_factory(faults(spec)) as sim, session(sim) as c:
+        assert await c.closed() == (1011, reason)
+
+
+async def test_a_fault_fires_once_by_default_and_every_time_with_star_zero(
+    sim_factory: Any,
+) -> None:
+    async with sim_factory(faults("close=1011:x@turn:1", "quota@turn:2*0")) as sim:
+        for _ in range(2):
+            async with session(sim) as c:
+                await c.send(START)
+                await c.send(END)
+                await c.turn()
+                await c.send(START)
+                await c.send(END)
+                code_reason = await c.closed()
+            if _ == 0:
+                assert code_reason == (1011, "x")
+            else:  # the once-only fault is spent: this connection reaches turn 2
+                assert code_reason == (1011, QUOTA)
+        async with session(sim) as c:
+            for _ in range(2):
+                await c.send(START)
+                await c.send(END)
+            assert await c.closed() == (1011, QUOTA)
+
+
+async def test_refuse_first_connections_with_http_503(sim_factory: Any) -> None:
+    async with sim_factory(SimOptions(pace=0, refuse_first=2)) as sim:
+        for _ in range(2):
+            with pytest.raises(InvalidStatus) as caught:
+                async with client(sim):
+                    pass
+            assert caught.value.response.status_code == 503
+        async with session(sim) as c:
+            await c.send(START)
+            await c.send(END)
+            await c.turn()
+    assert [e.kind for e in sim.events][:2] == ["refused", "refused"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"), [("unavailable", "The service is currently unavailable."), ("quota", QUOTA)]
+)
+async def test_refuse_first_connections_after_the_upgrade(
+    sim_factory: Any, mode: str, reason: str
+) -> None:
+    async with sim_factory(SimOptions(pace=0, refuse_first=1, refuse_mode=mode)) as sim:  # type: ignore[arg-type]
+        async with client(sim) as c:
+            await c.send(setup())
+            assert await c.closed() == (1011, reason)
+        async with session(sim):
+            pass
+
+
+async def test_close_at_connect_before_any_frame(sim_factory: Any) -> None:
+    async with sim_factory(faults("close=1011:Internal error encountered.@connect")) as sim:
+        async with client(sim) as c:
+            with pytest.raises(ConnectionClosed):
+                await c.send(setup())
+                await c.ws.recv()
+    assert sim.connections[0].received == []
+
+
+def test_fault_specs_parse_and_bad_ones_say_what_is_wrong() -> None:
+    assert Fault.parse("abort@turn:1") == Fault(FaultAction.ABORT, When(Moment.TURN, 1))
+    assert Fault.parse("close=1008:a@b: c@frame:3*0") == Fault(
+        FaultAction.CLOSE, When(Moment.FRAME, 3), 1008, "a@b: c", times=0
+    )
+    assert Fault.parse("goaway=2.5@ready").time_left_s == 2.5
+    for bad, words in [
+        ("abort", "ACTION"),
+        ("explode@ready", "unknown action"),
+        ("abort@turn", "count"),
+        ("abort@later", "unknown moment"),
+        ("close=99:x@ready", "1000-4999"),
+        ("stall=1@ready", "no argument"),
+        ("abort@ready*x", "TIMES"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            Fault.parse(bad)
