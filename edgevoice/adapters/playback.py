@@ -287,6 +287,17 @@ class PyAudioPlayback:
             self._gain = volume_gain(self.volume)
 
     @property
+    def output_latency(self) -> float:
+        """Seconds from handing a sample to the device until it is heard (0.0 when closed).
+
+        `drain()` returns once the last sample is handed over; wait this long before `close()`
+        when the very end must be heard (closing aborts whatever the device still holds)."""
+        opened = self._opened
+        if opened is None:
+            return 0.0
+        return float(opened.stream.get_output_latency())
+
+    @property
     def stats(self) -> PlaybackStats:
         with self._lock:
             buffer = self._buffer

@@ -177,6 +177,8 @@ async def play(playback: PyAudioPlayback, pcm: bytes) -> None:
         )
         playback.play(pcm)
         await playback.drain()
+        # Closing aborts what the device still holds: let the last period be heard first.
+        await asyncio.sleep(playback.output_latency + playback.period_ms / 1000)
     finally:
         await playback.close()
 
