@@ -13,7 +13,8 @@ Deliberately left out (refused as unknown names), each with a reason:
 - `BidiGenerateContentSetup`: explicitVadSignal (Vertex only; the SDK refuses it), avatarConfig,
   labels (SDK only, no evidence the Gemini API takes them), prefixTurns;
 - `SessionResumptionConfig.transparent` (Vertex only: section 2.2);
-- `AudioTranscriptionConfig` fields (the proto defines it empty; section 2.2 uses `{}`);
+- `AudioTranscriptionConfig` fields other than languageCodes (the proto defines it empty and
+  section 2.2 uses `{}`; languageCodes is the newer addition section 2.2 names);
 - `Blob.displayName` (the SDK refuses it in Gemini API mode);
 - `contextUpdate` at the top level (section 3.5 allows refusing it).
 
@@ -393,7 +394,7 @@ MESSAGES: dict[str, Message] = {
             ),
         ),
         Message("ContextWindowCompressionConfig.SlidingWindow", (_f("target_tokens", I64),)),
-        Message("AudioTranscriptionConfig"),
+        Message("AudioTranscriptionConfig", (_f("language_codes", S, repeated=True),)),
         Message("ProactivityConfig", (_f("proactive_audio", B),)),
         Message("HistoryConfig", (_f("initial_history_in_client_content", B),)),
         Message(

@@ -39,7 +39,14 @@ from edgevoice.redact import register as register_secret
 from edgevoice.sim import reasons
 from edgevoice.sim.options import SimOptions
 from edgevoice.sim.reasons import CloseSpec
-from edgevoice.sim.recorder import SECRET_HEADERS, ConnectionRecord, Recorder, SimEvent
+from edgevoice.sim.recorder import (
+    SECRET_HEADERS,
+    ConnectionRecord,
+    ReceivedFrame,
+    Recorder,
+    SentFrame,
+    SimEvent,
+)
 from edgevoice.sim.session import Session, Shared
 
 log = logging.getLogger("edgevoice.sim")
@@ -157,6 +164,16 @@ class Simulator:
     @property
     def connections(self) -> list[ConnectionRecord]:
         return self.recorder.connections
+
+    @property
+    def received(self) -> list[ReceivedFrame]:
+        """Every frame received, all connections, in connection order."""
+        return [frame for record in self.recorder.connections for frame in record.received]
+
+    @property
+    def sent(self) -> list[SentFrame]:
+        """Every frame sent, all connections, in connection order."""
+        return [frame for record in self.recorder.connections for frame in record.sent]
 
     @property
     def events(self) -> list[SimEvent]:

@@ -53,6 +53,26 @@ def setup(
     return {"setup": body}
 
 
+# Protocol doc section 2.2, the exact setup frame the SDK sent [observed]; its two elisions
+# ("functionDeclarations":[...] and "automatic_activity_detection":{...}) are filled with what
+# google-genai 3.6.1 emits for them. Sent on v1alpha, the only endpoint that takes proactivity.
+OBSERVED_SDK_SETUP = (
+    '{"setup":{"model":"models/gemini-2.5-flash-native-audio-preview-12-2025","generationConfig":'
+    '{"responseModalities":["AUDIO"],"temperature":0.7,"mediaResolution":"MEDIA_RESOLUTION_LOW",'
+    '"speechConfig":{"voice_config":{"prebuilt_voice_config":{"voice_name":"Kore"}},'
+    '"language_code":"en-US"},"thinkingConfig":{"include_thoughts":false,"thinking_budget":0},'
+    '"enableAffectiveDialog":true},"systemInstruction":{"parts":[{"text":"You are terse."}],'
+    '"role":"user"},"tools":[{"googleSearch":{}},{"codeExecution":{}},{"functionDeclarations":'
+    '[{"description":"the time","name":"get_time","parameters":{"properties":{"tz":{"type":'
+    '"STRING"}},"required":["tz"],"type":"OBJECT"},"behavior":"NON_BLOCKING"}]}],'
+    '"sessionResumption":{"handle":"prev-handle"},"inputAudioTranscription":{},'
+    '"outputAudioTranscription":{},"realtimeInputConfig":{"automatic_activity_detection":'
+    '{"disabled":true,"start_of_speech_sensitivity":"START_SENSITIVITY_LOW","prefix_padding_ms":20,'
+    '"silence_duration_ms":500},"activity_handling":"NO_INTERRUPTION","turn_coverage":'
+    '"TURN_INCLUDES_ALL_INPUT"},"contextWindowCompression":{"trigger_tokens":25600,'
+    '"sliding_window":{"target_tokens":12800}},"proactivity":{"proactive_audio":true}}}'
+)
+
 GET_TIME_TOOL = [{"functionDeclarations": [{"name": "get_time", "description": "the time"}]}]
 
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from simkit import KEY, MODEL_25, client, session, setup
+from simkit import KEY, MODEL_25, OBSERVED_SDK_SETUP, client, session, setup, tone
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -197,6 +197,7 @@ async def test_snake_case_top_level_and_url_safe_audio_are_recorded_canonically(
         )
         await c.send({"realtimeInput": {"activityStart": {}}})
     frame = sim.connections[0].received[1]
+    assert sim.received[1] is frame
     assert frame.kind == "realtimeInput"
     assert frame.body == {"audio": {"data": b"\xfb\xff", "mimeType": "audio/pcm;rate=16000"}}
     assert frame.json == {
@@ -222,3 +223,29 @@ def test_a_frame_of_1_mib_is_never_sent() -> None:
     encode({"x": "a" * ((1 << 20) - 20)})
     with pytest.raises(FrameTooLarge):
         encode({"x": "a" * (1 << 20)})
+
+
+async def test_the_observed_sdk_setup_frame_is_accepted_on_the_wire(sim_factory: Any) -> None:
+    v1alpha = {"api_version": "v1alpha"}
+    async with sim_factory() as sim:
+        # As observed, it asks to resume "prev-handle", which this simulator never issued: the
+        # frame passes every parsing and setup rule and is refused only for the handle.
+        async with client(sim, path=sim.endpoint(**v1alpha)) as c:
+            await c.send(OBSERVED_SDK_SETUP)
+            assert await c.closed() == (1008, "BidiGenerateContent session not found")
+        async with session(sim, setup(resumption={}), path=sim.endpoint(**v1alpha)) as c:
+            await c.send({"realtimeInput": {"activityStart": {}}})
+            await c.send({"realtimeInput": {"activityEnd": {}}})
+            await c.recv_until(
+                lambda m: bool(m.get("sessionResumptionUpdate", {}).get("resumable"))
+            )
+            handle = c.received[-1]["sessionResumptionUpdate"]["newHandle"]
+        await sim.wait_closed(2)
+        frame = OBSERVED_SDK_SETUP.replace("prev-handle", handle)
+        async with session(sim, json.loads(frame), path=sim.endpoint(**v1alpha)) as c:
+            # Its realtimeInputConfig disables automatic VAD: activity markers are expected.
+            await c.send({"realtimeInput": {"activityStart": {}}})
+            await c.send_audio(tone(0.3))
+            await c.send({"realtimeInput": {"activityEnd": {}}})
+            await c.turn()
+    assert sim.connections[2].resumed
