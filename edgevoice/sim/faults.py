@@ -27,6 +27,7 @@ class FaultAction(enum.Enum):
     STALL = "stall"  # stop answering: keep reading and recording, send nothing more
     MALFORMED = "malformed"  # send a frame that is not JSON, then carry on
     UNKNOWN = "unknown"  # send a message type no client knows, then carry on
+    OVERSIZED = "oversized"  # send a valid frame over 1 MiB (the SDK's limit: it closes 1009)
     GOAWAY = "goaway"  # send goAway{timeLeft}, then close 1011 "Deadline expired..." after it
     QUOTA = "quota"  # close 1011 with the quota text
     UNAVAILABLE = "unavailable"  # close 1011 "The service is currently unavailable."

@@ -123,12 +123,12 @@ class Session:
         loop = asyncio.get_running_loop()
         self._outcome = loop.create_future()
         self._spawn(self._start)
-        outcome = await self._outcome
-        current = asyncio.current_task()
-        for task in list(self._tasks):
-            if task is not current:
+        try:
+            outcome = await self._outcome
+        finally:  # also when the server shuts down and cancels this handler
+            for task in list(self._tasks):
                 task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if isinstance(outcome, SimClose):
             await self._close(outcome.spec)
         elif isinstance(outcome, SimAbort):
@@ -254,6 +254,8 @@ class Session:
                 await self._send_raw(MALFORMED_FRAME)
             elif action is FaultAction.UNKNOWN:
                 await self.send(UNKNOWN_MESSAGE)
+            elif action is FaultAction.OVERSIZED:
+                await self._send_raw(wire.oversized_frame())
             elif action is FaultAction.GOAWAY:
                 self._spawn(self._go_away, fault.time_left_s)
 
@@ -329,6 +331,8 @@ class Session:
             silence_ms=info.silence_ms or self.options.vad_silence_ms,
         )
         await self._moment(Moment.SETUP)
+        if self.stalled:  # never answers the setup
+            return
         session_id = secrets.token_hex(8) if self.options.session_id else ""
         await self.send(wire.setup_complete(session_id))
         self.shared.recorder.add(

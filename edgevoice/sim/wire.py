@@ -79,3 +79,11 @@ def usage_metadata(prompt: dict[str, int], response: dict[str, int]) -> dict[str
         if details:
             usage[key] = details
     return usage
+
+
+def oversized_frame() -> bytes:
+    """A well-formed audio chunk message just over 1 MiB: only for the OVERSIZED fault."""
+    data = "A" * MAX_SERVER_FRAME_BYTES  # valid base64 (zero bytes)
+    part = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": data}}
+    message = {"serverContent": {"modelTurn": {"parts": [part]}}}
+    return json.dumps(message, separators=(",", ":")).encode("utf-8")

@@ -71,6 +71,7 @@ async def test_stall_never_answers_setup_but_keeps_recording(sim_factory: Any) -
     record = sim.connections[0]
     assert [f.index for f in record.received] == [1, 2]
     assert record.sent == [] and record.closed_by == "client"
+    assert [e.kind for e in sim.events] == ["open", "close"]  # no "setup": it never completed
 
 
 async def test_malformed_frame_then_the_session_goes_on(sim_factory: Any) -> None:
@@ -89,6 +90,15 @@ async def test_unknown_message_type(sim_factory: Any) -> None:
     async with sim_factory(faults("unknown@ready")) as sim, session(sim) as c:
         message = await c.recv()
     assert list(message) == ["simulatorUnknownMessage"]
+
+
+async def test_oversized_frame_trips_the_clients_1_mib_limit(sim_factory: Any) -> None:
+    async with sim_factory(faults("oversized@ready")) as sim, session(sim) as c:
+        with pytest.raises(ConnectionClosed) as caught:
+            await c.recv()
+        assert caught.value.sent is not None and caught.value.sent.code == 1009
+    oversized = sim.connections[0].sent[-1]
+    assert oversized.message is None and len(oversized.raw) > 1 << 20
 
 
 @pytest.mark.parametrize(
