@@ -104,7 +104,8 @@ class Session:
         self.stalled = False
         self.activity_open = False
         self.heard: list[Samples] = []
-        self.heard_text: list[str] = []
+        self.heard_text: list[str] = []  # realtime text inside a manual activity
+        self.content_text: list[str] = []  # clientContent user text not yet answered
         self.queue: deque[UserTurn] = deque()
         self.generating = False  # the model is producing an answer that barge-in can cut
         self.answer_task: asyncio.Task[None] | None = None
@@ -437,11 +438,12 @@ class Session:
             for part in turn.get("parts", [])
             if "text" in part
         ]
-        self.heard_text.extend(texts)
+        self.content_text.extend(texts)
         last_role = turns[-1].get("role", "user") if turns else "user"
-        if complete and last_role == "user":
-            self._turn_ended(UserTurn(np.zeros(0, np.float32), " ".join(self.heard_text)))
-            self.heard_text = []
+        if complete:  # turnComplete starts generation when the user has the last word
+            if last_role == "user":
+                self._turn_ended(UserTurn(np.zeros(0, np.float32), " ".join(self.content_text)))
+            self.content_text = []
 
     def _tool_response(self, responses: list[dict[str, Any]]) -> None:
         for response in responses:

@@ -238,8 +238,9 @@ async def test_client_content_on_25_answers_and_interrupts(sim_factory: Any) -> 
         await c.send(content)  # clientContent interrupts generation (section 3.3)
         interrupted = await c.turn()
         assert {"serverContent": {"interrupted": True}} in interrupted
-        answer = await c.recv_until(lambda m: "outputTranscription" in m.get("serverContent", {}))
-    assert answer
+        answer = await c.recv_until(lambda m: "inputTranscription" in m.get("serverContent", {}))
+    heard = answer[-1]["serverContent"]["inputTranscription"]["text"]
+    assert heard == "(synthetic) heard 0.0 s of audio; text 'what time is it'"
     assert [e.interrupted for e in sim.events if e.kind == "turn"] == [True]
 
 
