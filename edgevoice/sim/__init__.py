@@ -1,16 +1,33 @@
 """A protocol-faithful local Gemini Live API simulator (tests, the demo, and users offline).
 
-    from edgevoice.sim import SimOptions, run_simulator
+In tests (port 0 = a free port; `ssl_context=` serves wss:// for the official SDK)::
 
-    async with run_simulator(SimOptions(pace=0)) as sim:
-        sim.url                  # "ws://127.0.0.1:PORT" (wss:// when given an ssl_context)
-        sim.endpoint()           # full v1beta BidiGenerateContent URL
-        sim.connections          # ConnectionRecord per connection: received/sent frames, close
-        await sim.wait_for(lambda e: e.kind == "turn")
+    from edgevoice.sim import Fault, SimOptions, run_simulator
+
+    async with run_simulator(SimOptions(pace=0, tool_call_every=2)) as sim:
+        sim.url                        # "ws://127.0.0.1:PORT"
+        sim.endpoint()                 # the v1beta BidiGenerateContent URL
+        sim.endpoint("v1alpha", "BidiGenerateContentConstrained")
+        ...                            # connect the client under test, talk
+        event = await sim.wait_for(lambda e: e.kind == "turn" and e.turn == 2)
+        closed = await sim.wait_closed(1)          # SimEvent: code, reason, closed_by
+        record = sim.connections[0]                # ConnectionRecord
+        record.frames("realtimeInput")             # ReceivedFrame: raw, is_text, kind, body, json
+        record.sent_messages("serverContent")      # what the simulator sent, as dicts
+        assert sim.internal_errors == []
+
+Outside tests: `Simulator(options, host=..., port=..., ssl_context=...)`, `await start()`,
+`await serve_forever()` / `await stop()`; or the `edgevoice simulator` command.
+
+What it does: strict proto3-JSON parsing of client frames (schema.py, proto.py), the setup and
+realtimeInput rules (rules.py), a "parrot" model answering each user turn with the user's own
+speech sped up 1.15x (model.py), server-side energy VAD (energy_vad.py), resumption handles
+(resumption.py), and fault knobs (faults.py, options.py). Every close reason and where it comes
+from is in reasons.py.
 
 It is independent of edgevoice.live on purpose: the two implementations check each other. The
 behaviour follows docs/live-protocol.md; where the real service's reaction is unknown, the
-choice is documented next to the code (see reasons.py).
+choice is documented next to the code.
 """
 
 from edgevoice.sim.faults import Fault, FaultAction, Moment, When
