@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "check_config",
     "version",
     "probe",
+    "simulator",
 )
 
 
