@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyaudio
@@ -40,7 +40,7 @@ from edgevoice.adapters.audio_devices import (
 )
 from edgevoice.errors import AudioDeviceError, DeviceStalledError
 from edgevoice.jitter import Float32Array, JitterBuffer
-from edgevoice.ports import SPEAKER_RATE
+from edgevoice.ports import SPEAKER_RATE, AudioSink
 
 log = logging.getLogger(__name__)
 
@@ -417,3 +417,7 @@ def _close_blocking(opened: _Opened) -> None:
         opened.stream.close()
     finally:
         opened.pa.terminate()
+
+
+if TYPE_CHECKING:  # mypy checks that the adapter satisfies its port
+    _port: AudioSink = PyAudioPlayback()
