@@ -20,6 +20,8 @@ CORE = (
     "edgevoice.ports",
     "edgevoice.redact",
     "edgevoice.dsp",
+    "edgevoice.resampler",
+    "edgevoice.jitter",
     "edgevoice.live.messages",
     "edgevoice.live.session",
     "edgevoice.live.tools",
