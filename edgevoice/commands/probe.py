@@ -13,11 +13,11 @@ import asyncio
 import logging
 import sys
 import time
-import wave
 from typing import Any
 
 import numpy as np
 
+from edgevoice.adapters.wavfile import write_wav
 from edgevoice.adapters.ws import LiveConnection
 from edgevoice.commands._common import with_config
 from edgevoice.config import Config
@@ -133,9 +133,5 @@ async def _probe(args: argparse.Namespace, config: Config, credential: Any) -> i
     if said:
         print(f"said: {''.join(said).strip()}")
     if args.save_reply:
-        with wave.open(args.save_reply, "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(SPEAKER_RATE)
-            out.writeframes(bytes(reply))
+        write_wav(args.save_reply, bytes(reply), SPEAKER_RATE)
     return 0 if reply else 1
