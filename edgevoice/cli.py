@@ -14,8 +14,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "check_config",
     "version",
+    "devices",
+    "test_audio",
     "probe",
     "simulator",
+    "bench",
 )
 
 
