@@ -327,6 +327,8 @@ class StreamingResampler:
     """
 
     def __init__(self, in_rate: int, out_rate: int, *, quality: str = "hq") -> None:
+        # Checked before the plan cache, which would take 16000.0 for 16000.
+        design_filter(in_rate, out_rate, quality)
         plan = _plan(in_rate, out_rate, quality)
         self._plan = plan
         self._in_rate = in_rate
