@@ -28,6 +28,8 @@ import pyaudio
 
 from edgevoice.errors import AudioDeviceError, DeviceBusyError, DeviceNotFoundError
 
+log = logging.getLogger(__name__)
+
 PortAudio = Any  # a pyaudio.PyAudio instance (untyped library)
 Kind = Literal["input", "output"]
 T = TypeVar("T")
@@ -245,3 +247,112 @@ class ThrottledWarning:
             self._pending = 0
             self._last = now
             self.logged += 1
+
+
+# --------------------------------------------------------------------------------------------
+# One PortAudio stream: opened, checked and closed the same way for capture and playback.
+
+_LABEL: dict[Kind, str] = {"input": "capture", "output": "playback"}
+
+
+@dataclass(frozen=True)
+class OpenedStream:
+    """A started-or-ready PortAudio stream and the PyAudio instance that owns it."""
+
+    pa: PortAudio
+    stream: Any  # pyaudio.Stream
+    device: DeviceInfo
+    rate: int
+    kind: Kind
+
+
+def open_stream(
+    factory: Callable[[], PortAudio],
+    kind: Kind,
+    device_name: str,
+    wanted_rate: int,
+    channels: int,
+    period_ms: int,
+    callback: Callable[..., Any],
+) -> OpenedStream:
+    """Find the device, pick its rate, and open a callback stream (not started). Blocking.
+
+    Falls back to the device's default rate, with a warning, when it refuses `wanted_rate`.
+    Raises DeviceNotFoundError, DeviceBusyError or AudioDeviceError; PortAudio is released
+    on failure.
+    """
+    pa = factory()
+    try:
+        device = find_device(list_devices(pa), device_name, kind)
+        rate = choose_rate(pa, device, kind, wanted_rate, channels)
+        if rate != wanted_rate:
+            log.warning(
+                "%s device %r refused %d Hz; using its default rate %d Hz",
+                _LABEL[kind],
+                device.name,
+                wanted_rate,
+                rate,
+            )
+        direction: dict[str, Any] = (
+            {"input": True, "input_device_index": device.index}
+            if kind == "input"
+            else {"output": True, "output_device_index": device.index}
+        )
+        try:
+            stream = pa.open(
+                format=SAMPLE_FORMAT,
+                channels=channels,
+                rate=rate,
+                frames_per_buffer=max(1, rate * period_ms // 1000),
+                stream_callback=callback,
+                start=False,
+                **direction,
+            )
+        except OSError as exc:
+            raise device_error(exc, kind, device.name, "open") from exc
+    except BaseException:
+        pa.terminate()
+        raise
+    return OpenedStream(pa, stream, device, rate, kind)
+
+
+def close_stream_blocking(opened: OpenedStream) -> None:
+    """Abort and close the stream, then release PortAudio (blocking; helper thread)."""
+    try:
+        opened.stream.close()  # an active stream is aborted: pending buffers are discarded
+    finally:
+        opened.pa.terminate()
+
+
+async def close_stream(opened: OpenedStream, timeout_s: float) -> None:
+    """Close in a helper thread; a device that does not stop within `timeout_s` is abandoned
+    (logged), and a failing close is logged, never raised: closing must always succeed."""
+    label = _LABEL[opened.kind]
+    try:
+        async with asyncio.timeout(timeout_s):
+            await run_in_thread(
+                lambda: close_stream_blocking(opened), name=f"edgevoice-{label}-close"
+            )
+    except TimeoutError:
+        log.warning(
+            "%s device %r did not close within %.0f s; abandoned",
+            label,
+            opened.device.name,
+            timeout_s,
+        )
+    except OSError as exc:
+        log.warning("%s device %r failed to close cleanly: %s", label, opened.device.name, exc)
+
+
+def check_alive(opened: OpenedStream) -> None:
+    """Raise AudioDeviceError when the stream has ended with an error (unplugged, failed)."""
+    name = opened.device.name
+    try:
+        active = bool(opened.stream.is_active())
+    except OSError as exc:
+        raise device_error(exc, opened.kind, name, "poll") from exc
+    if not active:
+        raise AudioDeviceError(
+            f"{_LABEL[opened.kind]} device {name!r} stopped: its stream ended with an error "
+            f"(unplugged, or the ALSA device failed); reopening"
+        )

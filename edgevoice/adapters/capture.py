@@ -34,17 +34,18 @@ import pyaudio
 
 from edgevoice import dsp
 from edgevoice.adapters.audio_devices import (
-    SAMPLE_FORMAT,
     DeviceInfo,
+    OpenedStream,
     PortAudio,
     ThrottledWarning,
-    choose_rate,
+    check_alive,
+    close_stream,
+    close_stream_blocking,
     device_error,
-    find_device,
-    list_devices,
+    open_stream,
     run_in_thread,
 )
-from edgevoice.errors import AudioDeviceError, DeviceStalledError
+from edgevoice.errors import DeviceStalledError
 from edgevoice.ports import FRAME_MS, MIC_RATE, AudioSource
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,6 @@ class CaptureStats:
     zero_run_samples: int = 0  # length of the current all-zero run, in device samples
     raw_peak: int = 0  # largest absolute raw sample seen
     raw_clipped_samples: int = 0  # raw samples at full scale (+32767 or -32768)
-
-
-@dataclass(frozen=True)
-class _Opened:
-    pa: PortAudio
-    stream: Any  # pyaudio.Stream
-    device: DeviceInfo
-    rate: int
 
 
 class _Inbox:
@@ -174,7 +167,7 @@ class PyAudioCapture:
         self.rate: int | None = None  # the rate actually used, once started
         self.device: DeviceInfo | None = None
         self.stats = CaptureStats()
-        self._opened: _Opened | None = None
+        self._opened: OpenedStream | None = None
         self._inbox: _Inbox | None = None
         self._queue: deque[bytes] = deque()
         self._wakeup = asyncio.Event()
@@ -208,7 +201,7 @@ class PyAudioCapture:
         opened = await run_in_thread(
             lambda: self._open_blocking(inbox),
             name="edgevoice-capture-open",
-            abandon=_close_blocking,
+            abandon=close_stream_blocking,
         )
         self._opened = opened
         self._inbox = inbox
@@ -263,50 +256,21 @@ class PyAudioCapture:
         self._wakeup.set()  # a waiting frames() sees the close and ends
         if opened is None:
             return
-        try:
-            async with asyncio.timeout(self.close_timeout):
-                await run_in_thread(lambda: _close_blocking(opened), name="edgevoice-capture-close")
-        except TimeoutError:
-            log.warning(
-                "capture device %r did not close within %.0f s; abandoned",
-                opened.device.name,
-                self.close_timeout,
-            )
-        except OSError as exc:
-            log.warning("capture device %r failed to close cleanly: %s", opened.device.name, exc)
+        await close_stream(opened, self.close_timeout)
 
     # ---------------------------------------------------------------------------------------
     # Blocking side (runs in a helper thread)
 
-    def _open_blocking(self, inbox: _Inbox) -> _Opened:
-        pa = self._factory()
-        try:
-            device = find_device(list_devices(pa), self.device_name, "input")
-            rate = choose_rate(pa, device, "input", self.wanted_rate, self.channels)
-            if rate != self.wanted_rate:
-                log.warning(
-                    "capture device %r refused %d Hz; using its default rate %d Hz",
-                    device.name,
-                    self.wanted_rate,
-                    rate,
-                )
-            try:
-                stream = pa.open(
-                    format=SAMPLE_FORMAT,
-                    channels=self.channels,
-                    rate=rate,
-                    input=True,
-                    input_device_index=device.index,
-                    frames_per_buffer=max(1, rate * self.period_ms // 1000),
-                    stream_callback=inbox.callback,
-                    start=False,
-                )
-            except OSError as exc:
-                raise device_error(exc, "input", device.name, "open") from exc
-        except BaseException:
-            pa.terminate()
-            raise
-        return _Opened(pa, stream, device, rate)
+    def _open_blocking(self, inbox: _Inbox) -> OpenedStream:
+        return open_stream(
+            self._factory,
+            "input",
+            self.device_name,
+            self.wanted_rate,
+            self.channels,
+            self.period_ms,
+            inbox.callback,
+        )
 
     # ---------------------------------------------------------------------------------------
     # Event-loop side
@@ -380,31 +344,15 @@ class PyAudioCapture:
         self.stats.frames_out += 1
         self._wakeup.set()
 
-    def _raise_if_failed(self, opened: _Opened) -> None:
+    def _raise_if_failed(self, opened: OpenedStream) -> None:
+        check_alive(opened)
         name = opened.device.name
-        try:
-            active = bool(opened.stream.is_active())
-        except OSError as exc:
-            raise device_error(exc, "input", name, "poll") from exc
-        if not active:
-            raise AudioDeviceError(
-                f"capture device {name!r} stopped: its stream ended with an error "
-                f"(unplugged, or the ALSA device failed); reopening"
-            )
         silent_for = self._clock() - self._last_chunk
         if silent_for > self.stall_timeout:
             raise DeviceStalledError(
                 f"capture device {name!r} delivered nothing for {silent_for:.1f} s "
                 f"(limit {self.stall_timeout:g} s); reopening"
             )
-
-
-def _close_blocking(opened: _Opened) -> None:
-    """Abort and close the stream, then release PortAudio (blocking; helper thread)."""
-    try:
-        opened.stream.close()  # an active stream is aborted: pending buffers are discarded
-    finally:
-        opened.pa.terminate()
 
 
 if TYPE_CHECKING:  # mypy checks that the adapter satisfies its port

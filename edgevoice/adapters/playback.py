@@ -28,17 +28,18 @@ import pyaudio
 
 from edgevoice import dsp
 from edgevoice.adapters.audio_devices import (
-    SAMPLE_FORMAT,
     DeviceInfo,
+    OpenedStream,
     PortAudio,
     ThrottledWarning,
-    choose_rate,
+    check_alive,
+    close_stream,
+    close_stream_blocking,
     device_error,
-    find_device,
-    list_devices,
+    open_stream,
     run_in_thread,
 )
-from edgevoice.errors import AudioDeviceError, DeviceStalledError
+from edgevoice.errors import DeviceStalledError
 from edgevoice.jitter import Float32Array, JitterBuffer
 from edgevoice.ports import SPEAKER_RATE, AudioSink
 
@@ -66,14 +67,6 @@ class PlaybackStats:
     dropped: int  # samples refused because the buffer was full
     device_underflows: int  # callbacks PortAudio flagged with an output underflow
     audio_before_clear: int  # audio_handed at the moment of the latest clear()
-
-
-@dataclass(frozen=True)
-class _Opened:
-    pa: PortAudio
-    stream: Any  # pyaudio.Stream
-    device: DeviceInfo
-    rate: int
 
 
 class PyAudioPlayback:
@@ -126,7 +119,7 @@ class PyAudioPlayback:
         self._lock = threading.Lock()  # guards _buffer, _gain, _last_callback, counters
         self._gain = volume_gain(volume)
         self.volume = volume
-        self._opened: _Opened | None = None
+        self._opened: OpenedStream | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._generation = 0
         self._wakeup = asyncio.Event()
@@ -171,7 +164,7 @@ class PyAudioPlayback:
         opened = await run_in_thread(
             lambda: self._open_blocking(generation),
             name="edgevoice-playback-open",
-            abandon=_close_blocking,
+            abandon=close_stream_blocking,
         )
         if opened.rate != self._rate:
             with self._lock:
@@ -263,19 +256,7 @@ class PyAudioPlayback:
         self._wakeup.set()
         if opened is None:
             return
-        try:
-            async with asyncio.timeout(self.close_timeout):
-                await run_in_thread(
-                    lambda: _close_blocking(opened), name="edgevoice-playback-close"
-                )
-        except TimeoutError:
-            log.warning(
-                "playback device %r did not close within %.0f s; abandoned",
-                opened.device.name,
-                self.close_timeout,
-            )
-        except OSError as exc:
-            log.warning("playback device %r failed to close cleanly: %s", opened.device.name, exc)
+        await close_stream(opened, self.close_timeout)
 
     # ---------------------------------------------------------------------------------------
     # Extras
@@ -325,35 +306,16 @@ class PyAudioPlayback:
                 len(samples) - accepted,
             )
 
-    def _open_blocking(self, generation: int) -> _Opened:
-        pa = self._factory()
-        try:
-            device = find_device(list_devices(pa), self.device_name, "output")
-            rate = choose_rate(pa, device, "output", self.wanted_rate, self.channels)
-            if rate != self.wanted_rate:
-                log.warning(
-                    "playback device %r refused %d Hz; using its default rate %d Hz",
-                    device.name,
-                    self.wanted_rate,
-                    rate,
-                )
-            try:
-                stream = pa.open(
-                    format=SAMPLE_FORMAT,
-                    channels=self.channels,
-                    rate=rate,
-                    output=True,
-                    output_device_index=device.index,
-                    frames_per_buffer=max(1, rate * self.period_ms // 1000),
-                    stream_callback=self._make_callback(generation),
-                    start=False,
-                )
-            except OSError as exc:
-                raise device_error(exc, "output", device.name, "open") from exc
-        except BaseException:
-            pa.terminate()
-            raise
-        return _Opened(pa, stream, device, rate)
+    def _open_blocking(self, generation: int) -> OpenedStream:
+        return open_stream(
+            self._factory,
+            "output",
+            self.device_name,
+            self.wanted_rate,
+            self.channels,
+            self.period_ms,
+            self._make_callback(generation),
+        )
 
     def _make_callback(
         self, generation: int
@@ -390,17 +352,9 @@ class PyAudioPlayback:
             self._underrun_log.note()
         self._wakeup.set()
 
-    def _raise_if_failed(self, opened: _Opened, *, check_stall: bool) -> None:
+    def _raise_if_failed(self, opened: OpenedStream, *, check_stall: bool) -> None:
+        check_alive(opened)
         name = opened.device.name
-        try:
-            active = bool(opened.stream.is_active())
-        except OSError as exc:
-            raise device_error(exc, "output", name, "poll") from exc
-        if not active:
-            raise AudioDeviceError(
-                f"playback device {name!r} stopped: its stream ended with an error "
-                f"(unplugged, or the ALSA device failed); reopening"
-            )
         if check_stall:
             with self._lock:
                 idle_for = self._clock() - self._last_callback
@@ -409,14 +363,6 @@ class PyAudioPlayback:
                     f"playback device {name!r} took no audio for {idle_for:.1f} s "
                     f"(limit {self.stall_timeout:g} s); reopening"
                 )
-
-
-def _close_blocking(opened: _Opened) -> None:
-    """Abort and close the stream, then release PortAudio (blocking; helper thread)."""
-    try:
-        opened.stream.close()
-    finally:
-        opened.pa.terminate()
 
 
 if TYPE_CHECKING:  # mypy checks that the adapter satisfies its port
