@@ -12,7 +12,10 @@ Policy decided here (docs/live-protocol.md sections 1 and 6):
 - The API key goes in the `x-goog-api-key` header, an ephemeral token in `Authorization: Token`
   on the v1alpha `BidiGenerateContentConstrained` path. Neither ever goes in the URL.
 - TLS is always verified (`wss://`); plain `ws://` is accepted only for loopback hosts, which is
-  where the simulator runs.
+  where the simulator runs (anything else is refused FATAL before any network I/O). A
+  certificate that fails verification is FATAL (wrong endpoint, trust store or intercepting
+  proxy), except one outside its validity period: on a Pi without a real-time clock that means
+  NTP has not set the time yet, which heals by itself (TRANSIENT).
 - Keepalive: the real server answers pings slowly (8-30 s in field reports), which trips the
   websockets default of 20 s. We ping every `keepalive_interval` s and give the pong
   `keepalive_timeout` s, so a dead link is found in about 1.5 minutes at most without false
@@ -31,6 +34,7 @@ import ipaddress
 import logging
 import ssl
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,18 +42,22 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.frames import Close
 
 from edgevoice.errors import ConnectError, ErrorClass, RemoteProtocolError, SessionClosedError
 from edgevoice.live.messages import IgnoredFields, ServerEvent, SetupComplete
 from edgevoice.live.session import LiveSession, SessionOptions
+from edgevoice.redact import REDACTED, scrub
 from edgevoice.secrets import Credential, CredentialKind
 
 log = logging.getLogger("edgevoice.ws")
 
 SERVICE = "google.ai.generativelanguage.{version}.GenerativeService.{method}"
-# Close code we send when the server breaks the protocol: 1008 "policy violation" is the generic
-# application-level refusal (RFC 6455 7.4.1); 1002 is reserved for WebSocket framing errors.
-CLOSE_REMOTE_PROTOCOL = 1008
+# Close code we send when the server breaks the protocol: 1002 "terminating the connection due
+# to a protocol error" (RFC 6455 7.4.1). Not 1008: the session records our own close like any
+# other, and a 1008 reads as the server's FATAL policy refusal (section 6.4), so a sender
+# racing the reader would stop the supervisor over a transient bad frame.
+CLOSE_REMOTE_PROTOCOL = 1002
 CLOSE_SETUP_TIMEOUT = 1000
 
 
@@ -86,6 +94,39 @@ class Endpoint:
         return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+CREDENTIAL_HEADERS = frozenset({"x-goog-api-key", "authorization"})
+
+
+class _RedactHandshake(logging.Filter):
+    """Blanks credentials in websockets' own records before any handler sees them.
+
+    At DEBUG, websockets logs every request header line ("> x-goog-api-key: ..."). The
+    daemon's handlers scrub secrets too, but a record also reaches handlers that are not ours
+    (pytest's caplog, an embedding application's), so the value is removed at the source.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) == 2
+            and str(args[0]).lower() in CREDENTIAL_HEADERS
+        ):
+            record.args = (args[0], REDACTED)
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+# The logger websockets uses for our connections (the level the daemon sets on "websockets"
+# still applies); the filter runs once per record, and only for records that are emitted.
+_wire_log = logging.getLogger("websockets.client")
+if not any(isinstance(f, _RedactHandshake) for f in _wire_log.filters):
+    _wire_log.addFilter(_RedactHandshake())
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -115,6 +156,9 @@ class LiveConnection:
         self._clock = clock
         self._send_lock = asyncio.Lock()
         self.setup: SetupComplete | None = None
+        # Decoded events not yet handed out: one frame can carry several, and a caller may stop
+        # iterating events() after any of them (or the frame came with setupComplete).
+        self._pending: deque[ServerEvent] = deque()
 
     @classmethod
     async def open(
@@ -152,6 +196,8 @@ class LiveConnection:
                     for event in self.session.events():
                         if isinstance(event, SetupComplete):
                             self.setup = event
+                        else:
+                            self._pending.append(event)
         except TimeoutError:
             raise ConnectError(
                 f"no setupComplete within {seconds:g} s; the server accepted the connection but "
@@ -215,12 +261,21 @@ class LiveConnection:
     async def events(self) -> AsyncIterator[ServerEvent]:
         """Yield server events until the connection ends, then raise why it ended.
 
+        Iterate it from one task at a time. Breaking out of the loop loses nothing: the next
+        call continues with the next event.
+
         Ends with SessionClosedError (even for a normal close, so the caller always learns the
         code), or RemoteProtocolError after closing the connection on a bad server frame.
         """
-        for event in self.session.events():  # anything decoded during setup
-            yield event
         while True:
+            while self._pending:
+                # Popped before it is yielded: a caller that breaks out of the loop after this
+                # event finds the rest of the frame's events in its next events() call.
+                event = self._pending.popleft()
+                if isinstance(event, IgnoredFields):
+                    log.debug("ignored server fields: %s", ", ".join(event.paths))
+                    continue
+                yield event
             frame = await self._recv()
             try:
                 self.session.receive(frame, self._clock())
@@ -229,11 +284,7 @@ class LiveConnection:
                 await self._ws.close(CLOSE_REMOTE_PROTOCOL, "malformed server message")
                 self.session.closed(CLOSE_REMOTE_PROTOCOL, "malformed server message")
                 raise
-            for event in self.session.events():
-                if isinstance(event, IgnoredFields):
-                    log.debug("ignored server fields: %s", ", ".join(event.paths))
-                    continue
-                yield event
+            self._pending.extend(self.session.events())
 
     async def _recv(self) -> bytes:
         try:
@@ -244,22 +295,21 @@ class LiveConnection:
 
     def _closed(self, exc: ConnectionClosed) -> SessionClosedError:
         """Record the close in the session and return the typed error for it."""
-        if exc.rcvd is not None:
-            code, reason = exc.rcvd.code, exc.rcvd.reason
-        elif exc.sent is not None:
-            code, reason = exc.sent.code, exc.sent.reason
-        else:
-            code, reason = 1006, "connection dropped without a close frame"
-        self.session.closed(code, reason)
+        self.session.closed(*_close_of(exc.rcvd, exc.sent))
         error = self.session.close_error
         assert error is not None
         return error
 
     async def close(self) -> None:
-        """Close normally (1000) and wait briefly for the server's close frame."""
+        """Close normally (1000) and wait briefly for the server's close frame.
+
+        If the server had closed first, the session keeps the server's code and reason (the
+        supervisor reads `session.close_error`), not our 1000.
+        """
         await self._ws.close(1000, "client closing")
         if self.session.close_error is None:
-            self.session.closed(1000, "client closing")
+            protocol = self._ws.protocol
+            self.session.closed(*_close_of(protocol.close_rcvd, protocol.close_sent))
 
     async def _abort(self) -> None:
         try:
@@ -272,6 +322,46 @@ class LiveConnection:
     def latency(self) -> float:
         """Last measured ping round trip, in seconds (0 until a ping was answered)."""
         return float(self._ws.latency)
+
+
+# OpenSSL verify codes for a certificate outside its validity period.
+X509_V_ERR_CERT_NOT_YET_VALID = 9
+X509_V_ERR_CERT_HAS_EXPIRED = 10
+
+
+def untrusted_certificate(exc: ssl.SSLCertVerificationError) -> ConnectError:
+    """The error for a certificate that failed verification, classified for the supervisor.
+
+    A certificate outside its validity period is almost always our clock, not the server: a
+    Pi has no real-time clock, and until NTP sets the time after boot every certificate looks
+    expired or not yet valid. That heals by itself, so it is TRANSIENT. Any other failure
+    (unknown or self-signed issuer, missing CA bundle, a TLS-intercepting proxy, a host name
+    the certificate does not name) stays until a person fixes the endpoint, the trust store
+    or the network, and retrying cannot help: FATAL.
+    """
+    reason = exc.verify_message or exc.reason or "verification failed"
+    if exc.verify_code in (X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED):
+        return ConnectError(
+            f"TLS certificate rejected: {reason}; check the system clock "
+            "(timedatectl: is NTP synchronized?)",
+            error_class=ErrorClass.TRANSIENT,
+        )
+    return ConnectError(
+        f"TLS certificate not trusted: {reason}; live.endpoint must present a certificate for "
+        "its host name from a CA this system trusts (check the endpoint, the CA bundle, and "
+        "any proxy that intercepts TLS)",
+        error_class=ErrorClass.FATAL,
+    )
+
+
+def _close_of(rcvd: Close | None, sent: Close | None) -> tuple[int, str]:
+    """The code and reason that describe a closed connection: the peer's close frame when one
+    came (the server's reason, or its echo of ours), else ours, else 1006 for a dropped link."""
+    if rcvd is not None:
+        return rcvd.code, rcvd.reason
+    if sent is not None:
+        return sent.code, sent.reason
+    return 1006, "connection dropped without a close frame"
 
 
 async def _connect(
@@ -297,6 +387,7 @@ async def _connect(
             close_timeout=endpoint.close_timeout,
             max_size=endpoint.max_message_size,
             proxy=None,
+            logger=_wire_log,
             **kwargs,
         )
     except InvalidStatus as exc:
@@ -307,7 +398,7 @@ async def _connect(
     except InvalidHandshake as exc:
         raise ConnectError(f"WebSocket handshake failed: {exc}") from None
     except ssl.SSLCertVerificationError as exc:
-        raise ConnectError(f"TLS certificate not trusted: {exc.verify_message}") from None
+        raise untrusted_certificate(exc) from None
     except TimeoutError:
         raise ConnectError(
             f"no WebSocket connection within {endpoint.connect_timeout:g} s"
