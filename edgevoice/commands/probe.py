@@ -36,6 +36,7 @@ from edgevoice.ports import FRAME_MS, MIC_RATE, SPEAKER_RATE
 from edgevoice.secrets import CredentialSource
 
 NAME = "probe"
+HANDLE_GRACE_S = 2.0  # s to wait after turnComplete for the resumption handle
 log = logging.getLogger("edgevoice.probe")
 
 
@@ -102,8 +103,9 @@ async def _probe(args: argparse.Namespace, config: Config, credential: Any) -> i
     reply = bytearray()
     first_audio: float | None = None
     heard, said = [], []
+    turn_done = handle = False
     try:
-        async with asyncio.timeout(args.timeout):
+        async with asyncio.timeout(args.timeout) as deadline:
             async for event in conn.events():
                 if isinstance(event, AudioChunk):
                     first_audio = first_audio or time.monotonic()
@@ -118,13 +120,22 @@ async def _probe(args: argparse.Namespace, config: Config, credential: Any) -> i
                         result = run_local_tool(call, context, config.live.tools)
                         await conn.send_tool_response(call.id, call.name, result)
                 elif isinstance(event, SessionResumptionUpdate) and event.resumable:
-                    print("resumption handle received")
+                    handle = True
                 elif isinstance(event, TurnComplete):
+                    turn_done = True
+                if turn_done and (handle or not config.live.resumption):
                     break
+                if isinstance(event, TurnComplete):
+                    # The resumable handle usually follows turnComplete (section 4.2): wait a
+                    # moment for it rather than reporting resumption as broken.
+                    deadline.reschedule(asyncio.get_running_loop().time() + HANDLE_GRACE_S)
     except TimeoutError:
-        raise ConnectError(f"no complete answer within {args.timeout:g} s") from None
+        if not turn_done:
+            raise ConnectError(f"no complete answer within {args.timeout:g} s") from None
     finally:
         await conn.close()
+    if config.live.resumption:
+        print("resumption handle received" if handle else "no resumption handle after the turn")
     if first_audio is not None:
         print(f"first answer audio {1000 * (first_audio - ended):.0f} ms after the turn ended")
     print(f"answer: {len(reply) / 2 / SPEAKER_RATE:.2f} s of audio")

@@ -92,6 +92,7 @@ def test_probe_round_trip_against_the_simulator_process(
     assert float(re.fullmatch(r"answer: (\d+\.\d\d) s of audio", answer).group(1)) > 0  # type: ignore[union-attr]
     assert "heard: (synthetic) heard 1.0 s of audio" in lines
     assert "said: Parrot turn 1: I heard 1.0 s of audio." in lines
+    assert "resumption handle received" in lines  # the handle follows turnComplete
     # The simulator served one connection with the configured key and stopped cleanly.
     assert status == 0
     assert "connection 1: setup complete" in sim_log
