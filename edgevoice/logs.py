@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from edgevoice.redact import scrub
+from edgevoice.redact import REDACTED, scrub
 
 SYSLOG_IDENTIFIER = "edgevoice"
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
@@ -69,6 +69,40 @@ class ScrubSecrets(logging.Filter):
         if record.exc_text:
             record.exc_text = scrub(record.exc_text)
         return True
+
+
+CREDENTIAL_HEADERS = frozenset({"x-goog-api-key", "authorization"})
+
+
+class RedactCredentialHeaders(logging.Filter):
+    """Blanks credentials in websockets' own records before any handler sees them.
+
+    At DEBUG, websockets logs every handshake header line ("> x-goog-api-key: ..."). Our
+    handlers scrub secrets too, but a record also reaches handlers that are not ours (pytest's
+    caplog, an embedding application's), so the value is removed at the source.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) == 2
+            and str(args[0]).lower() in CREDENTIAL_HEADERS
+        ):
+            record.args = (args[0], REDACTED)
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redacted_logger(name: str) -> logging.Logger:
+    """The named logger with RedactCredentialHeaders attached once (pass it to websockets)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactCredentialHeaders) for f in logger.filters):
+        logger.addFilter(RedactCredentialHeaders())
+    return logger
 
 
 class JournalHandler(logging.Handler):

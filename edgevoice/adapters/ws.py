@@ -47,7 +47,7 @@ from websockets.frames import Close
 from edgevoice.errors import ConnectError, ErrorClass, RemoteProtocolError, SessionClosedError
 from edgevoice.live.messages import IgnoredFields, ServerEvent, SetupComplete
 from edgevoice.live.session import LiveSession, SessionOptions
-from edgevoice.redact import REDACTED, scrub
+from edgevoice.logs import redacted_logger
 from edgevoice.secrets import Credential, CredentialKind
 
 log = logging.getLogger("edgevoice.ws")
@@ -94,37 +94,8 @@ class Endpoint:
         return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-CREDENTIAL_HEADERS = frozenset({"x-goog-api-key", "authorization"})
-
-
-class _RedactHandshake(logging.Filter):
-    """Blanks credentials in websockets' own records before any handler sees them.
-
-    At DEBUG, websockets logs every request header line ("> x-goog-api-key: ..."). The
-    daemon's handlers scrub secrets too, but a record also reaches handlers that are not ours
-    (pytest's caplog, an embedding application's), so the value is removed at the source.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if (
-            isinstance(args, tuple)
-            and len(args) == 2
-            and str(args[0]).lower() in CREDENTIAL_HEADERS
-        ):
-            record.args = (args[0], REDACTED)
-        message = record.getMessage()
-        cleaned = scrub(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
-
-
-# The logger websockets uses for our connections (the level the daemon sets on "websockets"
-# still applies); the filter runs once per record, and only for records that are emitted.
-_wire_log = logging.getLogger("websockets.client")
-if not any(isinstance(f, _RedactHandshake) for f in _wire_log.filters):
-    _wire_log.addFilter(_RedactHandshake())
+# The logger websockets uses for our connections, with credential headers blanked at the source.
+_wire_log = redacted_logger("websockets.client")
 
 
 def is_loopback(host: str) -> bool:

@@ -35,6 +35,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from edgevoice.logs import redacted_logger
 from edgevoice.redact import register as register_secret
 from edgevoice.sim import reasons
 from edgevoice.sim.options import SimOptions
@@ -206,6 +207,7 @@ class Simulator:
             ssl=self.ssl_context,
             max_size=self.options.max_client_frame_bytes,
             ping_interval=None,  # whether the service pings is not known; the client's job
+            logger=redacted_logger("websockets.server"),  # it logs received keys at DEBUG
         )
         sockname = next(iter(self._server.sockets)).getsockname()
         self.port = int(sockname[1])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,25 +12,6 @@ import pytest
 from scipy.signal import correlate, resample_poly
 
 from edgevoice import cli
-
-
-@pytest.fixture(autouse=True)
-def commands_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The registry in cli.py is edited by its owner; here the two commands are added for the
-    # test only, so the real parser, config loading and logging set-up run.
-    extra = tuple(m for m in ("devices", "test_audio") if m not in cli.COMMAND_MODULES)
-    monkeypatch.setattr(cli, "COMMAND_MODULES", cli.COMMAND_MODULES + extra)
-    for name in ("EDGEVOICE_CONFIG", "GEMINI_API_KEY", "JOURNAL_STREAM", "INVOCATION_ID"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def write_config(path: Path, **audio: object) -> Path:

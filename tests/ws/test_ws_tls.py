@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_cert
 from wskit import TIMEOUT, Reader, assert_class, endpoint, manual_turn, open_connection, tone
 from wskit import transcript as spoken
 
@@ -67,9 +66,9 @@ async def test_self_signed_certificate_is_fatal(
 
 
 async def test_certificate_for_another_host_is_fatal(
-    sim_factory: SimFactory, tmp_path: Path
+    sim_factory: SimFactory, tmp_path: Path, cert_maker: Any
 ) -> None:
-    cert, key = make_cert(tmp_path, "elsewhere", "DNS:elsewhere.test")
+    cert, key = cert_maker(tmp_path, "elsewhere", "DNS:elsewhere.test")
     async with sim_factory(SimOptions(pace=0), ssl_context=server_context(cert, key)) as sim:
         # Trusted issuer, but the certificate does not name 127.0.0.1.
         with pytest.raises(ConnectError) as caught:
