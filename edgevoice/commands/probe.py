@@ -134,8 +134,6 @@ async def _probe(args: argparse.Namespace, config: Config, credential: Any) -> i
             raise ConnectError(f"no complete answer within {args.timeout:g} s") from None
     finally:
         await conn.close()
-    if config.live.resumption:
-        print("resumption handle received" if handle else "no resumption handle after the turn")
     if first_audio is not None:
         print(f"first answer audio {1000 * (first_audio - ended):.0f} ms after the turn ended")
     print(f"answer: {len(reply) / 2 / SPEAKER_RATE:.2f} s of audio")
@@ -143,6 +141,8 @@ async def _probe(args: argparse.Namespace, config: Config, credential: Any) -> i
         print(f"heard: {''.join(heard).strip()}")
     if said:
         print(f"said: {''.join(said).strip()}")
+    if config.live.resumption:
+        print("resumption handle received" if handle else "no resumption handle after the turn")
     if args.save_reply:
         write_wav(args.save_reply, bytes(reply), SPEAKER_RATE)
     return 0 if reply else 1
