@@ -191,6 +191,11 @@ class LiveConfig:
     keepalive_timeout: float = setting(
         60.0, "How long to wait for a pong before treating the link as dead.", unit="s", minimum=1
     )
+    websocket_deflate: bool = setting(
+        True,
+        "Offer permessage-deflate: base64 speech frames shrink to about 60 % for well under 1 % "
+        "of a core (measured on x86); turn off on the slowest boards if CPU is short.",
+    )
     max_message_size: int = setting(
         4 * 1024 * 1024,
         "Largest incoming WebSocket message accepted.",

@@ -45,4 +45,5 @@ def endpoint(config: Config) -> Endpoint:
         keepalive_interval=live.keepalive_interval or None,
         keepalive_timeout=live.keepalive_timeout,
         max_message_size=live.max_message_size,
+        deflate=live.websocket_deflate,
     )

@@ -20,7 +20,9 @@ Policy decided here (docs/live-protocol.md sections 1 and 6):
   websockets default of 20 s. We ping every `keepalive_interval` s and give the pong
   `keepalive_timeout` s, so a dead link is found in about 1.5 minutes at most without false
   alarms; the supervisor's response timeout catches a live socket whose server stopped talking.
-- permessage-deflate is off: base64 PCM gains little from it and a Pi pays the CPU both ways.
+- permessage-deflate is offered (as the official SDK does) unless `deflate` is off: 20 ms
+  base64 speech frames compress to about 59 % for 0.2 % of one x86 core (measured on 4.8 s of
+  espeak speech with context takeover); a server that declines it simply gets plain frames.
 - Every failure surfaces as a typed error from `edgevoice.errors` that the supervisor classifies:
   `ConnectError` (handshake), `SessionClosedError` (close code and reason, 1006 for a drop),
   `RemoteProtocolError` (a bad frame: the connection is closed first), `TimeoutError`-based
@@ -72,6 +74,7 @@ class Endpoint:
     keepalive_interval: float | None = 30.0  # s between pings; None or 0 disables them
     keepalive_timeout: float = 60.0  # s to wait for a pong
     max_message_size: int = 4 * 1024 * 1024  # bytes; the server keeps its frames under 1 MiB
+    deflate: bool = True  # offer permessage-deflate
     close_timeout: float = 5.0  # s to wait for the closing handshake
 
     def url(self, kind: CredentialKind) -> str:
@@ -351,7 +354,7 @@ async def _connect(
             url,
             additional_headers=auth_headers(credential),
             user_agent_header="edgevoice",
-            compression=None,
+            compression="deflate" if endpoint.deflate else None,
             open_timeout=endpoint.connect_timeout,
             ping_interval=interval,
             ping_timeout=endpoint.keepalive_timeout if interval else None,

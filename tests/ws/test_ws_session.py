@@ -352,3 +352,18 @@ async def test_resumption_updates_reach_the_session(sim_factory: SimFactory) -> 
     assert conn.session.resumption_handle == update.new_handle != ""
     sent = sim.connections[0].sent_messages("sessionResumptionUpdate")
     assert sent[-1]["sessionResumptionUpdate"]["newHandle"] == update.new_handle
+
+
+@pytest.mark.parametrize("deflate", [True, False])
+async def test_permessage_deflate_follows_the_endpoint_setting(
+    sim_factory: SimFactory, deflate: bool
+) -> None:
+    async with sim_factory(SimOptions(pace=0)) as sim:
+        conn = await open_connection(endpoint(sim, deflate=deflate))
+        reader = Reader(conn)
+        await manual_turn(conn, tone(0.3))
+        await reader.turn()  # a whole turn flows either way
+        await conn.close()
+        await sim.wait_closed(1, timeout_s=TIMEOUT)
+    offered = [v for k, v in sim.connections[0].headers if k.lower() == "sec-websocket-extensions"]
+    assert any("permessage-deflate" in v for v in offered) is deflate
