@@ -310,12 +310,15 @@ class PyAudioCapture:
 
     def _watch_levels(self, pcm: Any, samples: int) -> None:
         stats = self.stats
-        wide = pcm.astype(np.int32)
-        peak = int(np.max(np.abs(wide)))
+        # Straight from the int16 chunk (no widened copy): -min covers -32768, which abs()
+        # on int16 would wrap; clipped samples are exactly the two extreme values.
+        low, high = int(pcm.min()), int(pcm.max())
+        peak = max(high, -low)
         stats.raw_peak = max(stats.raw_peak, peak)
-        stats.raw_clipped_samples += int(
-            np.count_nonzero((wide >= INT16_MAX) | (wide <= INT16_MIN))
-        )
+        if high == INT16_MAX or low == INT16_MIN:
+            stats.raw_clipped_samples += int(np.count_nonzero(pcm == INT16_MAX)) + int(
+                np.count_nonzero(pcm == INT16_MIN)
+            )
         assert self.rate is not None
         if peak == 0:
             stats.zero_run_samples += samples

@@ -300,3 +300,33 @@ async def test_a_stuck_event_loop_costs_bounded_memory_and_drops_the_oldest_chun
         assert capture.stats.dropped_device_frames % 320 == 0  # whole 20 ms periods
     finally:
         await capture.close()
+
+
+async def test_peak_and_full_scale_samples_are_counted_exactly(
+    alsa: Any, kit: SimpleNamespace
+) -> None:
+    fifo = alsa.fifo("mic.fifo", size=kit.BIG_PIPE)
+    alsa.mic("testmic", fifo.path)
+    alsa.speaker("nullspk", Path("/dev/null"))
+    alsa.install("testmic", "nullspk")
+    rate = 16000
+    # 0.1 s at half scale, then 0.1 s holding 7 samples at +32767 and 5 at -32768 (the value
+    # whose magnitude does not fit in int16), the rest quiet.
+    quiet = np.full(rate // 10, 12000, dtype="<i2")
+    loud = np.full(rate // 10, -100, dtype="<i2")
+    loud[:7] = 32767
+    loud[100:105] = -32768
+    capture = PyAudioCapture(device="testmic", rate=rate, queue_frames=1000)
+    fifo.write(quiet.tobytes())
+    await capture.start()
+    try:
+        await wait_until(lambda: capture.stats.device_frames == rate // 10)
+        assert capture.stats.raw_peak == 12000
+        assert capture.stats.raw_clipped_samples == 0
+        fifo.write(loud.tobytes())
+        await wait_until(lambda: capture.stats.device_frames == rate // 5)
+        assert capture.stats.raw_peak == 32768
+        assert capture.stats.raw_clipped_samples == 12
+    finally:
+        fifo.close()
+        await capture.close()
