@@ -40,11 +40,9 @@ COMMON_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 # PortAudio error codes (portaudio.h, PaErrorCode); pyaudio raises OSError(code, text).
 PA_INVALID_CHANNEL_COUNT = -9998
 PA_INVALID_SAMPLE_RATE = -9997
-PA_INVALID_DEVICE = -9996
 PA_DEVICE_UNAVAILABLE = -9985  # ALSA's EBUSY ("Device or resource busy") maps to this
 
 SAMPLE_FORMAT = pyaudio.paInt16
-SAMPLE_WIDTH = 2  # bytes per int16 sample
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from edgevoice.config import SECTIONS, parse_config
+from edgevoice.config import SECTIONS, field_docs, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "edgevoice.toml"
 
@@ -23,6 +23,26 @@ def test_example_loads_and_documents_every_key() -> None:
     for index, line in enumerate(lines):
         if "=" in line and not line.startswith(("#", "[")):
             assert lines[index - 1].startswith("#"), f"undocumented: {line}"
+
+
+def test_example_comments_say_what_the_schema_says() -> None:
+    """Each key's comment block holds its field doc (and unit), so the example cannot drift."""
+    lines = EXAMPLE.read_text().splitlines()
+    for section in SECTIONS:
+        start = lines.index(f"[{section}]")
+        for name, _default, unit, doc in field_docs(section):
+            key_line = next(
+                i for i in range(start, len(lines)) if lines[i].split("=")[0].strip() == name
+            )
+            block = []
+            for line in reversed(lines[start:key_line]):
+                if not line.startswith("#"):
+                    break
+                block.insert(0, line.lstrip("# "))
+            comment = " ".join(" ".join(block).split())
+            assert " ".join(doc.split()) in comment, f"{section}.{name}: comment out of date"
+            if unit:
+                assert f"Unit: {unit}." in comment, f"{section}.{name}: unit missing"
 
 
 def test_check_config_on_the_example(cli: Any, monkeypatch: Any) -> None:
