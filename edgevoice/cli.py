@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from edgevoice import __version__
 
-# Subcommand modules under edgevoice.commands, in the order `--help` lists them.
+# Subcommand modules under edgevoice.commands, in the order `--help` lists them. A module's
+# command name is its name with "-" for "_" (check_config -> check-config).
 COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "check_config",
@@ -56,7 +57,24 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_name(module: str) -> str:
+    return module.replace("_", "-")
+
+
+def modules_for(argv: Sequence[str]) -> tuple[str, ...]:
+    """The command modules a command line needs: those named in it, else all of them.
+
+    Importing a command module imports what the command runs (numpy, pyaudio, websockets,
+    the simulator), which a Pi pays for at every start; `check-config` needs none of it. Every
+    argv token that is a command name counts (an option value could look like one), so the
+    real command is always among those built. Top-level `--help` or no command gets all.
+    """
+    named = set(argv)
+    wanted = tuple(m for m in COMMAND_MODULES if command_name(m) in named)
+    return wanted or COMMAND_MODULES
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     common = common_options()
     parser = argparse.ArgumentParser(
         prog="edgevoice",
@@ -65,14 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"edgevoice {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         module = importlib.import_module(f"edgevoice.commands.{name}")
         module.register(sub, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(modules_for(argv))
     args = parser.parse_args(argv)
     # Defaults live here, not on the parsers, so an option given before the subcommand is not
     # overwritten by the subparser's default (argparse's parent-parser pitfall).

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from edgevoice import __version__
-from edgevoice.cli import COMMAND_MODULES, build_parser, main
+from edgevoice.cli import COMMAND_MODULES, build_parser, command_name, main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,8 +23,41 @@ def subcommand_names() -> list[str]:
 
 def test_every_module_registers_a_command() -> None:
     names = subcommand_names()
-    assert len(names) == len(COMMAND_MODULES)
+    # main() finds a command's module by this naming rule before importing anything.
+    assert names == [command_name(m) for m in COMMAND_MODULES]
     assert {"run", "check-config", "version"} <= set(names)
+
+
+@pytest.mark.parametrize(
+    ("argv", "absent"),
+    [
+        (["version"], ("numpy", "pyaudio", "websockets", "edgevoice.sim")),
+        (["--set", "audio.volume=5", "check-config", "-q"], ("pyaudio", "edgevoice.sim")),
+    ],
+)
+def test_a_command_imports_only_what_it_needs(argv: list[str], absent: tuple[str, ...]) -> None:
+    code = (
+        "import sys\n"
+        "from edgevoice.cli import main\n"
+        f"status = main({argv!r})\n"
+        f"print(status, [m for m in {absent!r} if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=REPO
+    )
+    assert done.stdout.splitlines()[-1] == "0 []", done.stdout + done.stderr
+
+
+def test_an_option_value_that_looks_like_a_command_is_harmless(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A config file literally named "probe": the token equals a command name, yet the real
+    # command (check-config) runs with it.
+    (tmp_path / "probe").write_text("[audio]\nvolume = 7\n")
+    monkeypatch.chdir(tmp_path)
+    result = cli("--config", "probe", "check-config")
+    assert result.status == 0, result.err
+    assert "volume = 7" in result.out
 
 
 @pytest.mark.parametrize("name", subcommand_names())
