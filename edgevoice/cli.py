@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from edgevoice import __version__
+from edgevoice.commands._common import common_options
 
 # Subcommand modules under edgevoice.commands, in the order `--help` lists them. A module's
 # command name is its name with "-" for "_" (check_config -> check-config).
@@ -21,40 +22,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulator",
     "bench",
 )
-
-
-def common_options() -> argparse.ArgumentParser:
-    """Options every subcommand takes (also accepted before the subcommand)."""
-    common = argparse.ArgumentParser(add_help=False)
-    group = common.add_argument_group("common options")
-    group.add_argument(
-        "--config",
-        metavar="FILE",
-        default=argparse.SUPPRESS,
-        help="config file (default: $EDGEVOICE_CONFIG or /etc/edgevoice/edgevoice.toml)",
-    )
-    group.add_argument(
-        "--set",
-        metavar="SECTION.KEY=VALUE",
-        action="append",
-        dest="overrides",
-        default=argparse.SUPPRESS,
-        help="override one config value, type-checked like the file (repeatable)",
-    )
-    group.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        default=argparse.SUPPRESS,
-        help="log level (default: log.level from the config, else info)",
-    )
-    group.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="same as --log-level debug",
-    )
-    return common
 
 
 def command_name(module: str) -> str:

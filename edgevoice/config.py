@@ -1,11 +1,13 @@
 """The configuration: frozen dataclasses, parsed and validated from TOML text. No I/O here.
 
 One TOML file (default /etc/edgevoice/edgevoice.toml) holds everything except the API key, which
-never lives in the file (see `edgevoice.secrets`). Every field has a default, a unit where one
-applies, and a check; `parse_config` reports *every* problem at once as one `ConfigError`, each
-problem naming its dotted key and the file, so a person fixes the file in one pass.
+never lives in the file (see `edgevoice.adapters.credential_lookup`). Every field has a default,
+a unit where one applies, and a check; `parse_config` reports *every* problem at once as one
+`ConfigError`, each problem naming its dotted key and the file, so a person fixes the file in
+one pass.
 
-Reading the file is the caller's job (`edgevoice.config_files`), so this module stays pure.
+Reading the file is the caller's job (`edgevoice.adapters.config_file`), so this module stays
+pure.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from edgevoice.errors import ConfigError, ConfigProblem
 from edgevoice.live.tools import LOCAL_TOOLS
 
 DEFAULT_CONFIG_PATH = "/etc/edgevoice/edgevoice.toml"
-RATE_RANGE = (8000, 192000)  # Hz the streaming resampler supports (edgevoice.dsp)
+RATE_RANGE = (8000, 192000)  # Hz the streaming resampler supports (edgevoice.audio.dsp)
 # The standard rates inside that range. An odd rate such as 12345 Hz would need thousands of
 # polyphase filter phases against 16 kHz, and no real device runs at one.
 STANDARD_RATES = (

@@ -1,14 +1,17 @@
-"""Secret values and the redaction registry. Core: no I/O.
+"""Secret values, the redaction registry, and the log filters that apply it. Core: no I/O.
 
 A `Secret` never shows its value in `repr`, `str` or f-strings; only `reveal()` returns it, and
 only the code that puts it on the wire (a request header) should call that. Every Secret made
 also registers its value here, so the logging filter can scrub it from any log line even if a
-library echoes it back (for example in an HTTP error body).
+library echoes it back (for example in an HTTP error body). `ScrubSecrets` goes on every log
+handler; `redacted_logger` is the logger to hand to websockets (client and simulator alike).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import traceback
 
 _MIN_SECRET_LENGTH = 4  # shorter strings would scrub ordinary words out of log lines
 _lock = threading.Lock()
@@ -63,3 +66,52 @@ def scrub(text: str) -> str:
         if value in text:
             text = text.replace(value, REDACTED)
     return text
+
+
+class ScrubSecrets(logging.Filter):
+    """Removes registered secret values from the message and the traceback of every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message or record.args:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        return True
+
+
+CREDENTIAL_HEADERS = frozenset({"x-goog-api-key", "authorization"})
+
+
+class RedactCredentialHeaders(logging.Filter):
+    """Blanks credentials in websockets' own records before any handler sees them.
+
+    At DEBUG, websockets logs every handshake header line ("> x-goog-api-key: ..."). Our
+    handlers scrub secrets too, but a record also reaches handlers that are not ours (pytest's
+    caplog, an embedding application's), so the value is removed at the source.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) == 2
+            and str(args[0]).lower() in CREDENTIAL_HEADERS
+        ):
+            record.args = (args[0], REDACTED)
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redacted_logger(name: str) -> logging.Logger:
+    """The named logger with RedactCredentialHeaders attached once (pass it to websockets)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactCredentialHeaders) for f in logger.filters):
+        logger.addFilter(RedactCredentialHeaders())
+    return logger

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyaudio
 
-from edgevoice import dsp
 from edgevoice.adapters.audio_devices import (
     DeviceInfo,
     OpenedStream,
@@ -45,6 +44,7 @@ from edgevoice.adapters.audio_devices import (
     open_stream,
     run_in_thread,
 )
+from edgevoice.audio import dsp
 from edgevoice.errors import DeviceStalledError
 from edgevoice.ports import FRAME_MS, MIC_RATE, AudioSource
 

@@ -2,7 +2,7 @@
 
 `play()` takes 24 kHz mono int16 model audio (`ports.SPEAKER_RATE`; another rate can be set with
 `input_rate`), resamples it to the device rate on the event loop and queues it in a jitter buffer
-(`edgevoice.jitter`). PortAudio's callback thread pulls one period at a time from that buffer,
+(`edgevoice.audio.jitter`). PortAudio's callback thread pulls one period at a time from that buffer,
 applies the volume and plays silence whenever nothing is due, so the event loop never waits for
 the device. Playback starts once `prebuffer_ms` of audio is queued, or at once after `drain()`.
 
@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyaudio
 
-from edgevoice import dsp
 from edgevoice.adapters.audio_devices import (
     DeviceInfo,
     OpenedStream,
@@ -39,8 +38,9 @@ from edgevoice.adapters.audio_devices import (
     open_stream,
     run_in_thread,
 )
+from edgevoice.audio import dsp
+from edgevoice.audio.jitter import Float32Array, JitterBuffer
 from edgevoice.errors import DeviceStalledError
-from edgevoice.jitter import Float32Array, JitterBuffer
 from edgevoice.ports import SPEAKER_RATE, AudioSink
 
 log = logging.getLogger(__name__)

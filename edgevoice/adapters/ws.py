@@ -46,11 +46,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.frames import Close
 
+from edgevoice.credentials import Credential, CredentialKind
 from edgevoice.errors import ConnectError, ErrorClass, RemoteProtocolError, SessionClosedError
 from edgevoice.live.messages import IgnoredFields, ServerEvent, SetupComplete
 from edgevoice.live.session import LiveSession, SessionOptions
-from edgevoice.logs import redacted_logger
-from edgevoice.secrets import Credential, CredentialKind
+from edgevoice.redact import redacted_logger
 
 log = logging.getLogger("edgevoice.ws")
 

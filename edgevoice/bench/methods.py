@@ -1,6 +1,6 @@
 """The resamplers the benchmark compares, behind one streaming interface.
 
-- "edgevoice": edgevoice.dsp.StreamingResampler (quality "hq").
+- "edgevoice": edgevoice.audio.dsp.StreamingResampler (quality "hq").
 - "soxr-hq": soxr.ResampleStream(quality="HQ", dtype="float32"), the reference to beat.
 - "scipy-upfirdn": UpfirdnStream below, a stateful streaming wrapper around
   scipy.signal.upfirdn that uses *the same filter* as edgevoice (same taps, causal).
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from edgevoice.resampler import StreamingResampler, design_filter, polyphase_table
+from edgevoice.audio.resampler import StreamingResampler, design_filter, polyphase_table
 
 Float32Array = npt.NDArray[np.float32]
 

@@ -55,9 +55,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edgevoice.audio.resampler import design_filter
 from edgevoice.bench import measure
 from edgevoice.bench.methods import METHODS, MissingDependency, make_stream, stream_chunks
-from edgevoice.resampler import design_filter
 
 Float32Array = npt.NDArray[np.float32]
 

@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from edgevoice.adapters.config_file import load_config_from_args
+from edgevoice.app.log_setup import setup_logging
 from edgevoice.config import Config
-from edgevoice.config_files import load_config_from_args
 from edgevoice.errors import ConfigError
-from edgevoice.logs import setup_logging
 
 CommandBody = Callable[[argparse.Namespace, Config], int]
 
@@ -45,3 +45,37 @@ def with_config(body: CommandBody) -> Callable[[argparse.Namespace], int]:
             return report_config_error(error)
 
     return run
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every subcommand takes (also accepted before the subcommand)."""
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("common options")
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="config file (default: $EDGEVOICE_CONFIG or /etc/edgevoice/edgevoice.toml)",
+    )
+    group.add_argument(
+        "--set",
+        metavar="SECTION.KEY=VALUE",
+        action="append",
+        dest="overrides",
+        default=argparse.SUPPRESS,
+        help="override one config value, type-checked like the file (repeatable)",
+    )
+    group.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=argparse.SUPPRESS,
+        help="log level (default: log.level from the config, else info)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="same as --log-level debug",
+    )
+    return common

@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from edgevoice.adapters.credential_lookup import NO_CREDENTIAL, CredentialSource
 from edgevoice.commands._common import with_config
 from edgevoice.config import Config, to_toml
-from edgevoice.secrets import NO_CREDENTIAL, CredentialSource
 
 NAME = "check-config"
 

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from edgevoice.adapters.credential_lookup import CredentialSource
 from edgevoice.adapters.wavfile import write_wav
 from edgevoice.adapters.ws import LiveConnection
+from edgevoice.app.session_config import endpoint, session_options
 from edgevoice.commands._common import with_config
 from edgevoice.config import Config
 from edgevoice.errors import ConnectError, EdgevoiceError, error_class_of
@@ -31,9 +33,7 @@ from edgevoice.live.messages import (
     TurnComplete,
 )
 from edgevoice.live.tools import ToolContext, run_local_tool
-from edgevoice.live_config import endpoint, session_options
 from edgevoice.ports import FRAME_MS, MIC_RATE, SPEAKER_RATE
-from edgevoice.secrets import CredentialSource
 
 NAME = "probe"
 HANDLE_GRACE_S = 2.0  # s to wait after turnComplete for the resumption handle

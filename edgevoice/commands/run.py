@@ -12,9 +12,9 @@ import logging
 import sys
 from typing import Any
 
+from edgevoice.adapters.credential_lookup import CredentialSource
 from edgevoice.commands._common import with_config
 from edgevoice.config import Config
-from edgevoice.secrets import CredentialSource
 
 NAME = "run"
 EX_UNAVAILABLE = 69

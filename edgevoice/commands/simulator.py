@@ -189,7 +189,7 @@ async def serve(options: SimOptions, host: str, port: int, tls: ssl.SSLContext |
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgevoice.logs import setup_logging
+    from edgevoice.app.log_setup import setup_logging
 
     setup_logging("debug" if args.verbose else (args.log_level or "info"), "stderr")
     try:
@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m edgevoice.commands.simulator`: the same command without the cli module."""
-    from edgevoice.cli import common_options
+    from edgevoice.commands._common import common_options
 
     parser = argparse.ArgumentParser(
         prog="edgevoice simulator", parents=[common_options()], description=__doc__

@@ -14,10 +14,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from edgevoice import dsp
 from edgevoice.adapters.capture import FRAME_SAMPLES, PyAudioCapture
 from edgevoice.adapters.playback import PyAudioPlayback
 from edgevoice.adapters.wavfile import write_wav
+from edgevoice.audio import dsp
 from edgevoice.commands._common import with_config
 from edgevoice.config import Config
 from edgevoice.errors import AudioDeviceError

@@ -1,4 +1,4 @@
-"""Small PCM helpers for the simulator (its own, independent of edgevoice.dsp on purpose)."""
+"""Small PCM helpers for the simulator (its own, independent of edgevoice.audio.dsp on purpose)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from edgevoice.logs import redacted_logger
+from edgevoice.redact import redacted_logger
 from edgevoice.redact import register as register_secret
 from edgevoice.sim import reasons
 from edgevoice.sim.options import SimOptions

@@ -1,4 +1,4 @@
-"""The jitter buffer core (edgevoice.jitter): pure, no threads, no devices."""
+"""The jitter buffer core (edgevoice.audio.jitter): pure, no threads, no devices."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgevoice.jitter import JitterBuffer
+from edgevoice.audio.jitter import JitterBuffer
 
 
 def ramp(n: int, start: int = 1) -> np.ndarray:

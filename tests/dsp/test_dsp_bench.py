@@ -12,11 +12,11 @@ import json
 import numpy as np
 import pytest
 
+from edgevoice.audio.resampler import design_filter
 from edgevoice.bench import BENCHMARKS, load, measure
 from edgevoice.bench import resampler as bench
 from edgevoice.bench.methods import METHODS, MissingDependency, _import, make_stream, stream_chunks
 from edgevoice.commands import bench as bench_command
-from edgevoice.resampler import design_filter
 
 CONVERSIONS = bench.CONVERSIONS
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgevoice.dsp import SUPPORTED_RATE_RANGE, StreamingResampler
-from edgevoice.resampler import _plan, design_filter
+from edgevoice.audio.dsp import SUPPORTED_RATE_RANGE, StreamingResampler
+from edgevoice.audio.resampler import _plan, design_filter
 
 COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 96000)
 # Ratios with a huge L (taps interpolated instead of tabulated) and odd primes.

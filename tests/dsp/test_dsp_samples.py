@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from edgevoice.dsp import (
+from edgevoice.audio.dsp import (
     Framer,
     Level,
     apply_gain,

@@ -1,8 +1,18 @@
-"""DESIGN.md section 2: core modules do no I/O and import no I/O library.
+"""DESIGN.md section 2: the layers, as a test that fails when a module crosses one.
 
-A core module may import the standard library (minus the I/O modules below), numpy, and other
-core modules; nothing else. The list of core modules is explicit, so renaming one away from the
-rule fails here instead of silently escaping it.
+Every module of the package is put in a layer by where it lives, so a new file is checked the
+day it is written:
+
+- core: the top-level modules (config, errors, ports, credentials, redact), `audio/` and `live/`.
+  Pure: the standard library minus its I/O modules, numpy, and other core modules.
+- adapters (`adapters/`): core, other adapters and the I/O libraries; never app, commands,
+  simulator, bench or the CLI.
+- app (`app/`): core, adapters and app; never commands, the simulator, bench or the CLI.
+- simulator (`sim/`): nothing of the client (`edgevoice.live`, `edgevoice.adapters`, app,
+  commands), so it stays an independent check of it; only the shared redaction registry of the
+  core, so a key it was given is scrubbed from its logs too.
+- bench (`bench/`): core and bench (plus its reference libraries).
+- commands (`commands/`): anything but the CLI; only the CLI (`cli.py`) imports commands.
 """
 
 from __future__ import annotations
@@ -14,19 +24,28 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "edgevoice"
-CORE = (
-    "edgevoice.config",
-    "edgevoice.errors",
-    "edgevoice.ports",
-    "edgevoice.redact",
-    "edgevoice.dsp",
-    "edgevoice.resampler",
-    "edgevoice.jitter",
-    "edgevoice.live.messages",
-    "edgevoice.live.session",
-    "edgevoice.live.tools",
-)
-FORBIDDEN = {
+
+CORE_TOP_LEVEL = {"config", "errors", "ports", "credentials", "redact", "__init__"}
+LAYER_DIRS = {
+    "audio": "core",
+    "live": "core",
+    "adapters": "adapters",
+    "app": "app",
+    "sim": "sim",
+    "bench": "bench",
+    "commands": "commands",
+}
+# What each layer may import from the package, by layer; "sim" lists module names instead.
+MAY_IMPORT: dict[str, set[str]] = {
+    "core": {"core"},
+    "adapters": {"core", "adapters"},
+    "app": {"core", "adapters", "app"},
+    "bench": {"core", "bench"},
+    "commands": {"core", "adapters", "app", "sim", "bench", "commands"},
+    "cli": {"core", "commands", "cli"},
+}
+SIM_MAY_IMPORT = {"edgevoice.redact", "edgevoice"}  # the package itself: __version__ only
+IO_MODULES = {
     "websockets",
     "pyaudio",
     "gpiozero",
@@ -41,17 +60,47 @@ FORBIDDEN = {
     "urllib.request",
     "http",
     "time",
+    "os",
+    "io",
+    "shutil",
+    "tempfile",
+    "signal",
+    "threading",
 }
-ALLOWED_THIRD_PARTY = {"numpy"}
+# redact's lock guards the registry against log records from PortAudio and gpiozero threads.
+CORE_EXCEPTIONS = {("edgevoice.redact", "threading")}
+CORE_THIRD_PARTY = {"numpy"}
 
 
-def module_path(name: str) -> Path:
-    relative = Path(*name.split(".")[1:])
-    package_init = PACKAGE / relative / "__init__.py"
-    return package_init if package_init.exists() else PACKAGE / relative.with_suffix(".py")
+def all_modules() -> dict[str, Path]:
+    modules: dict[str, Path] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts = parts[:-1]
+        name = ".".join(("edgevoice", *parts)) if parts != ("__init__",) else "edgevoice"
+        modules[name] = path
+    return modules
+
+
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "core"  # the package's __init__: the version only
+    if len(parts) == 2 and parts[1] in ("cli", "__main__"):
+        return "cli"
+    if len(parts) == 2 and parts[1] in CORE_TOP_LEVEL:
+        return "core"
+    layer = LAYER_DIRS.get(parts[1])
+    if layer is None:
+        raise AssertionError(
+            f"{module} is in no layer: put it in a layer's folder, or list it in CORE_TOP_LEVEL"
+        )
+    return layer
 
 
 def imports_of(path: Path) -> set[str]:
+    """Absolute module names a file imports, at any depth (lazy imports inside functions too)."""
     tree = ast.parse(path.read_text(), str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -59,25 +108,86 @@ def imports_of(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
+            if node.module.split(".")[0] == "edgevoice":  # `from edgevoice.audio import dsp`
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
+            args = node.args
+            if args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
+                names.add(args[0].value)
     return names
 
 
-@pytest.mark.parametrize("name", CORE)
-def test_core_module_imports_no_io_library(name: str) -> None:
-    path = module_path(name)
-    assert path.exists(), f"core module {name} is missing; update CORE if it moved"
-    for imported in imports_of(path):
+def crossings(module: str, path: Path, modules: dict[str, Path]) -> list[str]:
+    """Every import of `module` that its layer forbids, as readable lines."""
+    layer = layer_of(module)
+    problems: dict[str, None] = {}  # ordered and without repeats
+    for imported in sorted(imports_of(path)):
         top = imported.split(".")[0]
-        assert imported not in FORBIDDEN and top not in FORBIDDEN, f"{name} imports {imported}"
         if top == "edgevoice":
-            core_or_parent = imported in CORE or any(c.startswith(imported + ".") for c in CORE)
-            assert core_or_parent, f"{name} imports non-core {imported}"
-        elif top not in sys.stdlib_module_names:
-            assert top in ALLOWED_THIRD_PARTY, f"{name} imports third-party {imported}"
+            if imported not in modules:
+                continue  # `edgevoice.x.name` for `from edgevoice.x import name`: x counts
+            target = imported
+            target_layer = layer_of(target)
+            if layer == "sim":
+                if target_layer != "sim" and target not in SIM_MAY_IMPORT:
+                    problems[f"{module} (sim) imports {target} ({target_layer})"] = None
+            elif target_layer not in MAY_IMPORT[layer]:
+                problems[f"{module} ({layer}) imports {target} ({target_layer})"] = None
+            continue
+        if layer != "core":
+            continue
+        if (module, top) in CORE_EXCEPTIONS:
+            continue
+        if imported in IO_MODULES or top in IO_MODULES:
+            problems[f"{module} (core) imports the I/O module {imported}"] = None
+        elif top not in sys.stdlib_module_names and top not in CORE_THIRD_PARTY:
+            problems[f"{module} (core) imports the third-party {imported}"] = None
+    return list(problems)
 
 
-def test_the_rule_can_fail(tmp_path: Path) -> None:
+MODULES = all_modules()
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_module_stays_in_its_layer(module: str) -> None:
+    assert crossings(module, MODULES[module], MODULES) == []
+
+
+def test_every_layer_is_populated() -> None:
+    layers = {layer_of(m) for m in MODULES}
+    assert {"core", "adapters", "app", "sim", "bench", "commands", "cli"} <= layers
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        ("edgevoice.live.session", "import asyncio\n", "I/O module asyncio"),
+        ("edgevoice.live.session", "import websockets\n", "I/O module websockets"),
+        ("edgevoice.config", "import yaml\n", "third-party yaml"),
+        ("edgevoice.live.session", "from edgevoice.adapters.ws import Endpoint\n", "(adapters)"),
+        ("edgevoice.audio.dsp", "from edgevoice.app import session_config\n", "(app)"),
+        ("edgevoice.adapters.ws", "from edgevoice.app.session_config import x\n", "(app)"),
+        ("edgevoice.adapters.ws", "from edgevoice.sim import Simulator\n", "(sim)"),
+        ("edgevoice.app.session_config", "from edgevoice.commands import run\n", "(commands)"),
+        ("edgevoice.sim.session", "from edgevoice.live.messages import x\n", "(core)"),
+        ("edgevoice.sim.server", "from edgevoice.adapters.ws import x\n", "(adapters)"),
+        ("edgevoice.bench.resampler", "from edgevoice.adapters import capture\n", "(adapters)"),
+        ("edgevoice.commands.run", "from edgevoice.cli import main\n", "(cli)"),
+        ("edgevoice.live.session", "def f():\n    import socket\n", "I/O module socket"),
+        (
+            "edgevoice.adapters.ws",
+            "import importlib\nimportlib.import_module('edgevoice.commands.run')\n",
+            "(commands)",
+        ),
+    ],
+)
+def test_the_rule_can_fail(tmp_path: Path, module: str, source: str, expected: str) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import asyncio\nfrom websockets.asyncio.client import connect\n")
-    assert imports_of(bad) & FORBIDDEN == {"asyncio"}
-    assert "websockets.asyncio.client" in imports_of(bad)
+    bad.write_text(source)
+    found = crossings(module, bad, MODULES)
+    assert found and all(expected in line for line in found), found
+
+
+def test_a_module_outside_every_layer_is_reported() -> None:
+    with pytest.raises(AssertionError, match="in no layer"):
+        layer_of("edgevoice.somewhere_new")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from edgevoice.logs import HumanFormatter, JournalHandler, setup_logging, under_journald
+from edgevoice.adapters.journald import JournalHandler, under_journald
+from edgevoice.app.log_setup import HumanFormatter, setup_logging
 
 JOURNAL_DIR = Path("/run/systemd/journal")
 JOURNAL_SOCKET = JOURNAL_DIR / "socket"

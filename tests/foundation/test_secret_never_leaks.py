@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from edgevoice.adapters.credential_lookup import CredentialSource
+from edgevoice.app.log_setup import setup_logging
 from edgevoice.config import AuthConfig
+from edgevoice.credentials import CredentialKind
 from edgevoice.errors import ConfigError
-from edgevoice.logs import setup_logging
 from edgevoice.redact import Secret
-from edgevoice.secrets import CredentialKind, CredentialSource
 
 KEY = "AQ.test-key-7f3a9c1e5b2d4a6f8e0c"  # distinctive, not shaped like a real Google key
 REPO = Path(__file__).resolve().parents[2]

@@ -90,8 +90,8 @@ def test_tls_cert_without_key_is_refused() -> None:
 def test_register_adds_the_subcommand_and_maps_every_knob(tmp_path: Path) -> None:
     import argparse
 
-    from edgevoice.cli import common_options
     from edgevoice.commands import simulator
+    from edgevoice.commands._common import common_options
     from edgevoice.sim import Fault
 
     keys = tmp_path / "keys"

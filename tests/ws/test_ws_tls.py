@@ -15,8 +15,8 @@ import pytest
 from wskit import TIMEOUT, Reader, assert_class, endpoint, manual_turn, open_connection, tone
 from wskit import transcript as spoken
 
+from edgevoice.credentials import CredentialKind
 from edgevoice.errors import ConnectError, ErrorClass
-from edgevoice.secrets import CredentialKind
 from edgevoice.sim import SimOptions
 
 SimFactory = Callable[..., Any]

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from edgevoice.adapters.ws import Endpoint, LiveConnection
+from edgevoice.credentials import Credential, CredentialKind
 from edgevoice.errors import EdgevoiceError, ErrorClass, error_class_of
 from edgevoice.live.messages import OutputTranscription, ServerEvent, TurnComplete
 from edgevoice.live.session import SessionOptions
 from edgevoice.redact import Secret
-from edgevoice.secrets import Credential, CredentialKind
 from edgevoice.sim import Simulator
 
 KEY = "AQ.ws-loopback-key-3c9e7a15d2b84f60"  # distinctive, so a leak is easy to find

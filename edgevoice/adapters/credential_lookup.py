@@ -14,34 +14,20 @@ Every failure is a ConfigError naming the source and the fix, and never contains
 
 from __future__ import annotations
 
-import enum
 import os
 import shlex
 import stat
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from edgevoice.config import AuthConfig
+from edgevoice.credentials import TOKEN_PREFIX, Credential, CredentialKind
 from edgevoice.errors import ConfigError
 from edgevoice.redact import Secret
 
 CREDENTIAL_NAME = "gemini-api-key"
 ENV_KEY = "GEMINI_API_KEY"
-TOKEN_PREFIX = "auth_tokens/"
 NO_CREDENTIAL = "none found"
-
-
-class CredentialKind(enum.Enum):
-    API_KEY = "api key"  # sent as the x-goog-api-key header
-    TOKEN = "ephemeral token"  # sent as Authorization: Token ..., on the Constrained endpoint
-
-
-@dataclass(frozen=True)
-class Credential:
-    kind: CredentialKind
-    secret: Secret
-    source: str  # where it came from, for logs: never the value
 
 
 class CredentialSource:

@@ -4,8 +4,8 @@ Everything here is pure numpy: no I/O, no clocks, no state shared between object
 float32 in [-1.0, 1.0) ("full scale" is 1.0) or int16 (full scale is 32768); mono signals are
 1-D arrays, multichannel signals are 2-D arrays shaped (frames, channels).
 
-The streaming resampler lives in `edgevoice.resampler` and is re-exported here, so callers only
-ever import `edgevoice.dsp`.
+The streaming resampler lives in `edgevoice.audio.resampler` and is re-exported here, so
+callers only ever import `edgevoice.audio.dsp`.
 
 Typical capture path (what the microphone adapter does with each PortAudio buffer)::
 
@@ -24,7 +24,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from edgevoice.resampler import SUPPORTED_RATE_RANGE, StreamingResampler
+from edgevoice.audio.resampler import SUPPORTED_RATE_RANGE, StreamingResampler
 
 __all__ = [
     "SUPPORTED_RATE_RANGE",
