@@ -10,6 +10,7 @@ handler; `redacted_logger` is the logger to hand to websockets (client and simul
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import traceback
 
@@ -68,12 +69,42 @@ def scrub(text: str) -> str:
     return text
 
 
+# What must never reach a terminal or a log line verbatim when it came from outside: C0 and C1
+# control characters (a newline forges a log line, ESC drives the terminal), DEL, the Unicode
+# line and paragraph separators, the bidirectional overrides and isolates (they reorder what a
+# reader sees), and lone surrogates (they cannot even be encoded to UTF-8 for printing).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """`text` from outside (a server frame, a config file, a command's output) made safe for one
+    log or terminal line: every character in `_UNPRINTABLE` is written as an escape (`\\x1b`,
+    `\\u2028`), and with `limit` a longer text is cut to that many characters, ending in "...".
+
+    Use it where outside text is put into a message; the log filter below applies it to whole
+    messages as well, so nothing that slipped through can forge a line.
+    """
+    if limit is not None and len(text) > limit:
+        text = text[: max(0, limit - 3)] + "..."
+    return _UNPRINTABLE.sub(_escape, text)
+
+
 class ScrubSecrets(logging.Filter):
-    """Removes registered secret values from the message and the traceback of every record."""
+    """Removes registered secret values from the message and the traceback of every record, and
+    escapes what `printable` escapes in the message, so every record is one line.
+
+    The traceback (`exc_text`) keeps its lines; the exception messages in it are the project's
+    own and carry outside text through `printable` already.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = scrub(message)
+        cleaned = printable(scrub(message))
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:

@@ -106,3 +106,30 @@ def test_under_journald_detection(tmp_path: Path) -> None:
         assert not under_journald(other, stream)  # stderr was redirected elsewhere
         assert not under_journald({}, stream)
         assert not under_journald({"JOURNAL_STREAM": "garbage"}, stream)
+
+
+@pytest.mark.parametrize(
+    ("outside", "shown"),
+    [
+        ("reason\n12:00:00.000 ERROR edgevoice: forged", "reason\\x0a12:00:00.000 ERROR"),
+        ("\x1b[2J\x1b[31mred", "\\x1b[2J\\x1b[31mred"),
+        ("abc\u202edcba", "abc\\u202edcba"),
+        ("lone \ud800 surrogate", "lone \\ud800 surrogate"),
+        ("carriage\rreturn", "carriage\\x0dreturn"),
+    ],
+)
+def test_outside_text_cannot_forge_a_log_line(outside: str, shown: str) -> None:
+    stream = io.StringIO()
+    setup_logging("info", "stderr", stream=stream)
+    logging.getLogger("edgevoice.test").warning("server said %s", outside)
+    text = stream.getvalue()
+    assert text.count("\n") == 1 and text.endswith("\n")
+    assert shown in text
+    text.encode("utf-8")  # printable to any terminal
+
+
+def test_printable_cuts_long_text() -> None:
+    from edgevoice.redact import printable
+
+    assert printable("x" * 50, 10) == "xxxxxxx..."
+    assert printable("plain words, ünïcode ok") == "plain words, ünïcode ok"
