@@ -236,6 +236,14 @@ async def open_websocket(
             "(for a local simulator: is it running on that port?)"
         ) from None
     except OSError as exc:
+        if parts.scheme == "wss" and isinstance(exc, ConnectionResetError):
+            # A plain WebSocket or HTTP server reads the TLS ClientHello as a bad request and
+            # hangs up: wss:// to the simulator looks like this. A network reset looks the same.
+            raise ConnectError(
+                f"{where} reset the connection during the TLS handshake; if it serves plain "
+                "WebSocket (a local simulator), use ws:// (if not, the network dropped it: "
+                "retrying)"
+            ) from None
         cause = exc.strerror or type(exc).__name__
         raise ConnectError(f"cannot reach the Live API at {where}: {cause}") from None
     assert isinstance(ws, DeadlineConnection)

@@ -100,8 +100,10 @@ class RawPeer:
         await self.writer.drain()
 
     async def respond(self, status_line: str, headers: dict[str, str] | None = None) -> None:
-        """Read the request and answer it with an HTTP response, then close."""
-        await self.read_request()
+        """Read the request (unless already read) and answer it with an HTTP response, then
+        close."""
+        if not self.request:
+            await self.read_request()
         lines = [f"HTTP/1.1 {status_line}", "Content-Length: 0", "Connection: close"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -167,11 +169,7 @@ class RawServer:
         self.done = asyncio.Event()  # set when a script returned or failed
         self.failures: list[BaseException] = []
         self._server: asyncio.Server | None = None
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
+        self.port = 0
 
     @property
     def url(self) -> str:
@@ -183,17 +181,17 @@ class RawServer:
         try:
             await self._script(peer)
             await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        except BaseException as exc:
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the client went away, or the server is shutting down
+        except Exception as exc:
             self.failures.append(exc)
-            raise
         finally:
             writer.close()
             self.done.set()
 
     async def __aenter__(self) -> RawServer:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
         return self
 
     async def __aexit__(self, *exc: object) -> None:
