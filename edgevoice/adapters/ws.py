@@ -272,8 +272,7 @@ class LiveConnection:
                 self.session.receive(frame, self._clock())
             except RemoteProtocolError as exc:
                 log.warning("closing the connection: %s", exc, extra={"ERROR_CLASS": "transient"})
-                self.session.closed(CLOSE_REMOTE_PROTOCOL, "malformed server message")
-                await self._ws.close(CLOSE_REMOTE_PROTOCOL, "malformed server message")
+                await self._abort(CLOSE_REMOTE_PROTOCOL, "malformed server message")
                 raise
             self._pending.extend(self.session.events())
 
@@ -300,11 +299,16 @@ class LiveConnection:
             return self.close_error  # the first cause wins
         code, reason, local = self._describe_close(rcvd, sent, rcvd_then_sent)
         self.session.closed(code, reason)
-        if local:
-            self._close_error = SessionClosedError(code, reason, local=True)
-        error = self.close_error
-        assert error is not None
-        return error
+        # The adapter's error carries what only it knows: whether websockets closed the
+        # connection itself (`local`) and whether this connection resumed a session (a non-key
+        # 1007 then means the handle is unusable, not a fatal setup: 3.8 field report).
+        self._close_error = SessionClosedError(code, reason, local=local, resumed=self.resumed)
+        return self._close_error
+
+    @property
+    def resumed(self) -> bool:
+        """This connection's setup carried a resumption handle."""
+        return self.session.options.resumption_handle is not None
 
     def _describe_close(
         self, rcvd: Close | None, sent: Close | None, rcvd_then_sent: bool | None
@@ -361,6 +365,7 @@ class LiveConnection:
     async def _abort(self, code: int, reason: str) -> None:
         if self.close_error is None:
             self.session.closed(code, reason)
+            self._close_error = SessionClosedError(code, reason, resumed=self.resumed)
         await self._ws.close(code, reason)
 
     @property

@@ -98,8 +98,8 @@ async def test_manual_turn_round_trip(sim_factory: SimFactory, text_frames: bool
     # A normal close, started by the client.
     assert (closed.code, closed.closed_by) == (1000, "client")
     assert (record.close_code, record.closed_by) == (1000, "client")
-    assert isinstance(conn.session.close_error, SessionClosedError)
-    assert conn.session.close_error.code == 1000
+    assert isinstance(conn.close_error, SessionClosedError)
+    assert conn.close_error.code == 1000
 
 
 def _keys(value: Any) -> list[str]:
