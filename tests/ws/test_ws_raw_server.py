@@ -222,3 +222,25 @@ async def test_hostile_frames_end_in_a_remote_protocol_error(payload: bytes) -> 
     # The client closed the connection itself, as a protocol error (never a 1008 policy close
     # that would read as FATAL).
     assert outcome.client_close is not None and outcome.client_close[0] == 1002
+
+
+async def test_a_server_that_never_answers_pings_is_a_local_keepalive_close() -> None:
+    # The raw server reads and ignores everything, pings included, and never hangs up.
+    async def script(peer: RawPeer) -> None:
+        await peer.upgrade()
+        await peer.read_message()
+        peer.send(message({"setupComplete": {}}))
+        await peer.hold()
+
+    async with RawServer(script) as server:
+        target = endpoint(
+            server.url, keepalive_interval=0.2, keepalive_timeout=0.2, close_timeout=0.5
+        )
+        async with asyncio.timeout(TIMEOUT):
+            conn = await open_connection(target)
+            error = await Reader(conn).end(SessionClosedError)
+
+    assert (error.code, error.local) == (1011, True)
+    assert "no answer to a keepalive ping within 0.2 s" in str(error)
+    assert_one_line_transient(error)
+    assert not disposition(error, consecutive=100).bounded  # the network: retried for ever
