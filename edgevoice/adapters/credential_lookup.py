@@ -38,6 +38,7 @@ import shlex
 import signal
 import stat
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,15 +76,16 @@ class CredentialSource:
         """Where the credential will come from, without reading it (for check-config)."""
         return self._pick()[1]
 
-    def resolve(self) -> Credential:
+    def resolve(self, cancel: threading.Event | None = None) -> Credential:
         """Read the credential now (blocking: the token command may take its whole timeout).
 
         Raises ConfigError (exit 78 at start-up) naming the source and the fix, or
-        CredentialError (TRANSIENT: try again later) when the token command failed.
+        CredentialError (TRANSIENT: try again later) when the token command failed. Setting
+        `cancel` (from another thread) kills a running token command's process group at once.
         """
         where, source = self._pick()
         if where == "token":
-            return self._run_token_command()
+            return self._run_token_command(cancel)
         if where == "credential":
             path = self._credential_path() or ""
             secret = _read_key(path, "systemd credential", check_mode=False)
@@ -107,9 +109,14 @@ class CredentialSource:
 
     async def resolve_async(self) -> Credential:
         """`resolve()` in a worker thread, so the event loop keeps running while a token command
-        works. Cancelling the caller does not stop the command early; it still ends within
-        auth.token_command_timeout (then its process group is killed)."""
-        return await asyncio.to_thread(self.resolve)
+        works. Cancelling the caller kills the command's process group, so a daemon that stops
+        or reloads does not wait for it."""
+        cancel = threading.Event()
+        try:
+            return await asyncio.to_thread(self.resolve, cancel)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
 
     def _pick(self) -> tuple[str, str]:
         """The source that applies, in lookup order, and how to name it in logs."""
@@ -140,7 +147,7 @@ class CredentialSource:
     def _child_environment(self) -> dict[str, str]:
         return {k: v for k, v in self._environ.items() if k not in CREDENTIAL_ENV}
 
-    def _run_token_command(self) -> Credential:
+    def _run_token_command(self, cancel: threading.Event | None) -> Credential:
         try:
             argv = shlex.split(self._auth.token_command)
         except ValueError as exc:
@@ -152,7 +159,9 @@ class CredentialSource:
         name = printable(argv[0], 120)
         timeout = self._auth.token_command_timeout
         try:
-            outcome = run_bounded(argv, self._child_environment(), timeout, TOKEN_OUTPUT_LIMIT)
+            outcome = run_bounded(
+                argv, self._child_environment(), timeout, TOKEN_OUTPUT_LIMIT, cancel
+            )
         except FileNotFoundError:
             raise ConfigError.single(
                 COMMAND_KEY, f"{name!r} not found; give an absolute path"
@@ -183,14 +192,23 @@ class Outcome:
     stderr: bytes  # the first STDERR_KEPT bytes
     timed_out: bool = False
     overflowed: bool = False
+    cancelled: bool = False
+
+
+CANCEL_POLL_S = 0.1  # how often a running command checks for cancellation
 
 
 def run_bounded(
-    argv: list[str], env: Mapping[str, str], timeout: float, stdout_limit: int
+    argv: list[str],
+    env: Mapping[str, str],
+    timeout: float,
+    stdout_limit: int,
+    cancel: threading.Event | None = None,
 ) -> Outcome:
     """Run `argv` (no shell) with stdin closed, in a new session, reading at most
-    `stdout_limit` bytes of stdout and `STDERR_KEPT` of stderr. On timeout or too much output
-    the whole process group is killed (SIGKILL). Raises OSError when it cannot be started."""
+    `stdout_limit` bytes of stdout and `STDERR_KEPT` of stderr. On timeout, too much output or
+    `cancel` being set, the whole process group is killed (SIGKILL). Raises OSError when it
+    cannot be started."""
     process = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -203,7 +221,7 @@ def run_bounded(
     assert process.stdout is not None and process.stderr is not None
     deadline = time.monotonic() + timeout
     out, err = bytearray(), bytearray()
-    timed_out = overflowed = False
+    timed_out = overflowed = cancelled = False
     try:
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ, out)
@@ -213,7 +231,10 @@ def run_bounded(
                 if remaining <= 0:
                     timed_out = True
                     break
-                for key, _ in selector.select(remaining):
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                    break
+                for key, _ in selector.select(min(remaining, CANCEL_POLL_S)):
                     chunk = os.read(key.fd, 65536)
                     if not chunk:
                         selector.unregister(key.fileobj)
@@ -222,12 +243,15 @@ def run_bounded(
                         overflowed = len(out) > stdout_limit
                     else:
                         err += chunk[: max(0, STDERR_KEPT - len(err))]
-        if not (timed_out or overflowed):
+        while not (timed_out or overflowed or cancelled):
             try:
-                process.wait(max(0.0, deadline - time.monotonic()))
+                remaining = max(0.0, deadline - time.monotonic())
+                process.wait(min(remaining, CANCEL_POLL_S))
+                break
             except subprocess.TimeoutExpired:
-                timed_out = True
-        if timed_out or overflowed:
+                timed_out = time.monotonic() >= deadline
+                cancelled = cancel is not None and cancel.is_set()
+        if timed_out or overflowed or cancelled:
             _kill_group(process.pid)
         returncode = process.wait()
     finally:
@@ -236,7 +260,7 @@ def run_bounded(
             process.wait()
         process.stdout.close()
         process.stderr.close()
-    return Outcome(returncode, bytes(out), bytes(err), timed_out, overflowed)
+    return Outcome(returncode, bytes(out), bytes(err), timed_out, overflowed, cancelled)
 
 
 def _kill_group(pid: int) -> None:
@@ -261,6 +285,8 @@ def _token_from(outcome: Outcome, timeout: float) -> Secret:
     stdout nor the token is ever quoted: only the scrubbed first line of stderr."""
     said = _first_line(outcome.stderr)
     tail = f": {said}" if said else ""
+    if outcome.cancelled:
+        raise CredentialError(COMMAND_KEY, "was cancelled and killed with its process group")
     if outcome.timed_out:
         raise CredentialError(
             COMMAND_KEY,

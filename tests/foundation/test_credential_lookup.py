@@ -133,6 +133,16 @@ def _gone(pid: int) -> bool:
     return False
 
 
+def _written(path: Path) -> bool:
+    """`path` exists with content (polled; the hang guard ends the wait)."""
+    deadline = time.monotonic() + HANG_GUARD
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def test_endless_output_is_cut_off_and_the_command_killed(script: Script) -> None:
     error = in_thread(lambda: tokens(script("while :; do echo auth_tokens/x; done\n")).resolve())
     assert isinstance(error, CredentialError)
@@ -196,6 +206,19 @@ async def test_resolve_async_keeps_the_event_loop_running(script: Script, tmp_pa
     async with asyncio.timeout(HANG_GUARD):
         credential = await lookup
     assert credential.secret.reveal() == "auth_tokens/after-the-loop-ran"
+
+
+async def test_cancelling_resolve_async_kills_the_command(script: Script, tmp_path: Path) -> None:
+    # A daemon that stops or reloads must not wait out the token command's timeout.
+    pid_file = tmp_path / "grandchild.pid"
+    command = script(f"sleep 300 &\necho $! > {pid_file}\nsleep 300\n")
+    lookup = asyncio.create_task(tokens(command, timeout=300).resolve_async())
+    assert await asyncio.to_thread(_written, pid_file)  # the command is running
+    lookup.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await lookup
+    grandchild = int(pid_file.read_text())
+    assert await asyncio.to_thread(_gone, grandchild)
 
 
 # --------------------------------------------------------------------------------------------
