@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 
 from edgevoice.errors import RemoteProtocolError
+from edgevoice.live.bounded_json import parse_server_json
 from edgevoice.live.events import (
     OUTPUT_AUDIO_RATE,
     AudioChunk,
@@ -53,7 +53,13 @@ from edgevoice.live.events import (
     UsageMetadata,
     WaitingForInput,
 )
-from edgevoice.live.json_view import Obj, Value, json_type, snippet
+from edgevoice.live.json_view import Obj, Value, snippet
+
+# Items of one array the decoder walks; far above what a real frame carries (2.5 sends one part
+# per message, 3.1 a few), far below what would cost noticeable CPU (issue #7 section 4).
+MAX_PARTS = 256
+MAX_CALLS = 128
+MAX_IDS = 1024
 
 
 def decode_server_message(frame: str | bytes | bytearray | memoryview) -> list[ServerEvent]:
@@ -72,14 +78,7 @@ def decode_server_message(frame: str | bytes | bytearray | memoryview) -> list[S
             raise RemoteProtocolError(
                 f"server frame is not UTF-8 text (bad byte at offset {exc.start})"
             ) from exc
-    try:
-        parsed = json.loads(text)
-    except ValueError as exc:
-        raise RemoteProtocolError(f"server frame is not JSON ({exc}): {snippet(text)}") from exc
-    if not isinstance(parsed, dict):
-        raise RemoteProtocolError(
-            f"server frame is not a JSON object but {json_type(parsed)}: {snippet(text)}"
-        )
+    parsed = parse_server_json(text)
     ignored: list[str] = []
     message = Obj(parsed, "", ignored)
     events: list[ServerEvent] = []
@@ -102,14 +101,14 @@ def decode_server_message(frame: str | bytes | bytearray | memoryview) -> list[S
 
     tool_call = message.obj("toolCall")
     if tool_call is not None:
-        calls = tool_call.array("functionCalls")
+        calls = tool_call.array("functionCalls", MAX_CALLS)
         if calls:
             events.append(ToolCall(tuple(_decode_call(c) for c in calls)))
         tool_call.done()
 
     cancellation = message.obj("toolCallCancellation")
     if cancellation is not None:
-        ids = tuple(i.text() for i in cancellation.array("ids"))
+        ids = tuple(i.text() for i in cancellation.array("ids", MAX_IDS))
         if ids:
             events.append(ToolCallCancellation(ids))
         cancellation.done()
@@ -143,7 +142,7 @@ def _decode_server_content(
     turn = content.obj("modelTurn")
     if turn is not None:
         turn.consume("role")  # always "model"; carries nothing
-        for part in turn.array("parts"):
+        for part in turn.array("parts", MAX_PARTS):
             _decode_part(part.obj_value(), events)
         turn.done()
     for key, event_type in (

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 from edgevoice.errors import RemoteProtocolError
 from edgevoice.redact import printable
@@ -24,6 +24,7 @@ JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, J
 JsonObject: TypeAlias = "dict[str, JsonValue]"
 
 SNIPPET = 60  # characters of a bad value quoted in an error message
+MAX_IGNORED = 32  # ignored field paths recorded per message; the rest is summed up in one entry
 
 # int64 needs at most 19 digits; ASCII digits only (\d would take any Unicode decimal digit).
 _INTEGER = re.compile(r"-?[0-9]{1,20}")
@@ -162,12 +163,19 @@ class Obj:
         value = self.consume(name)
         return None if value is None else value.integer()
 
-    def array(self, name: str) -> list[Value]:
+    def array(self, name: str, limit: int) -> list[Value]:
+        """Field `name` as a list of values (empty when absent); more than `limit` items is
+        refused, so one frame cannot make the decoder walk a million parts."""
         value = self.consume(name)
         if value is None:
             return []
         if not isinstance(value.value, list):
             raise value.fail("an array")
+        if len(value.value) > limit:
+            raise RemoteProtocolError(
+                f"server message: {value.where} has {len(value.value)} items; "
+                f"more than {limit} is refused"
+            )
         return [
             Value(item, f"{value.where}[{i}]", self._ignored) for i, item in enumerate(value.value)
         ]
@@ -179,30 +187,18 @@ class Obj:
             return None
         if not isinstance(value.value, dict):
             raise value.fail("an object")
-        return as_json_object(value.value)
+        return cast(JsonObject, value.value)  # parse_server_json made only JSON values
 
     def raw_json(self) -> JsonObject:
         """The whole object as plain JSON, every field counted as consumed."""
         self._consumed.update(self._keys)
-        return as_json_object(self._raw)
+        return cast(JsonObject, self._raw)  # parse_server_json made only JSON values
 
     def done(self) -> None:
         """Record the fields nobody read as ignored paths."""
         for name in self._keys:
             if name not in self._consumed:
-                self._ignored.append(self.path(printable(name, 60)))
-
-
-def as_json_object(raw: dict[str, object]) -> JsonObject:
-    """A parsed JSON object with a precise static type (json.loads only produces JSON values)."""
-    return {key: as_json(value) for key, value in raw.items()}
-
-
-def as_json(value: object) -> JsonValue:
-    if isinstance(value, dict):
-        return {str(k): as_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_json(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"not a JSON value: {type(value).__name__}")  # unreachable from json.loads
+                if len(self._ignored) < MAX_IGNORED:
+                    self._ignored.append(self.path(printable(name, 60)))
+                elif len(self._ignored) == MAX_IGNORED:
+                    self._ignored.append("... (more ignored fields)")
