@@ -20,6 +20,7 @@ from edgevoice.live.events import (
     GenerationComplete,
     GoAway,
     InputTranscription,
+    InteractionUpdate,
     Interrupted,
     OutputTranscription,
     SessionResumptionUpdate,
@@ -107,6 +108,24 @@ def sdk_server_messages() -> list[tuple[str, types.LiveServerMessage, list[Any]]
                 server_content=types.LiveServerContent(interrupted=True, turn_complete=True)
             ),
             [Interrupted(), TurnComplete()],
+        ),
+        (
+            "turn-complete-in-progress",
+            types.LiveServerMessage(
+                server_content=types.LiveServerContent(
+                    turn_complete=True, interaction_status=types.InteractionStatus.IN_PROGRESS
+                )
+            ),
+            [TurnComplete(None, "IN_PROGRESS")],
+        ),
+        (
+            "interaction-idle",
+            types.LiveServerMessage(
+                server_content=types.LiveServerContent(
+                    interaction_status=types.InteractionStatus.IDLE
+                )
+            ),
+            [InteractionUpdate("IDLE")],
         ),
         (
             "tool-call",
