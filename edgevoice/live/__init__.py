@@ -2,8 +2,12 @@
 
 - `edgevoice.live.frames`: client frames (`Setup`, `AudioInput`, `ToolResponse`, ...) as frozen,
   self-validating dataclasses, and `encode_client_frame`.
+- `edgevoice.live.setup_rules`: what a Setup means for its model family (`SetupError`, the setup
+  frame's body).
 - `edgevoice.live.events`: server events (`AudioChunk`, `TurnComplete`, `ToolCall`, ...).
 - `edgevoice.live.decode`: `decode_server_message`, one server frame -> its events.
+- `edgevoice.live.bounded_json`: the frame's JSON parsed with bounded work (depth, numbers,
+  duplicate keys, lone surrogates).
 - `edgevoice.live.json_view`: the checked JSON view the decoder reads through.
 - `edgevoice.live.models`: model families and their rules (thinking, proactivity, tool calls).
 - `edgevoice.live.states`: the connection, user-turn and model-turn tables, and the device state.

@@ -153,6 +153,8 @@ class FunctionDeclaration:
             )
 
 
+# Model ids are resource names: letters, digits, "." "-" "_" (section 9 lists them all so).
+_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # BCP-47 as the transcription config takes it ("en-US", "de", "zh-Hant-TW", "es-419").
 _LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}")
 
@@ -221,8 +223,7 @@ class Setup:
     constrained_endpoint: bool = False
 
     def __post_init__(self) -> None:
-        bare = self.model.removeprefix(MODEL_PREFIX)
-        if not bare or any(c.isspace() or c == "/" for c in bare):
+        if not _MODEL_ID.fullmatch(self.model.removeprefix(MODEL_PREFIX)):
             raise SetupError(
                 "model",
                 f"model {snippet(self.model)} is not a model id; use e.g. 'gemini-3.8-live'",

@@ -218,6 +218,8 @@ def test_realtime_input_options_and_language_codes() -> None:
         ({"thinking_level": "low", "thinking_budget": 0}, "thinking_level", "only the one"),
         ({"api_version": "v2"}, "api_version", "not one of"),
         ({"model": "a b"}, "model", "not a model id"),
+        ({"model": "models/a/b"}, "model", "not a model id"),
+        ({"model": "gemini\x1b[31m"}, "model", r"'gemini\\x1b\[31m' is not a model id"),
         ({"resumption_handle": "h"}, "resumption_handle", "needs session_resumption"),
     ],
 )
