@@ -1,8 +1,8 @@
 """The WebSocket shell around `LiveSession`: one `LiveConnection` is one Live API connection.
 
 ```
-conn = await LiveConnection.open(endpoint, credential, options)   # connect + setup + wait
-sent = await conn.send_audio(pcm16k)                               # False: dropped, counted
+conn = await LiveConnection.open(endpoint, credential, setup)     # connect + setup + wait
+sent = await conn.send_audio(pcm16k)                               # False: held back/dropped
 async for event in conn.events(): ...                               # decoded server events
 await conn.close()                                                  # 1000, on shutdown
 ```
@@ -32,7 +32,13 @@ Opening (endpoint, credential headers, TLS, redirects, handshake errors) is in
   and reason, 1006 for a drop; `local=True` when websockets closed the connection itself
   because the server's bytes broke the WebSocket protocol: 1002, 1007 for a close reason that
   is not UTF-8, 1009 too big), `RemoteProtocolError` (a bad frame: the connection is closed
-  first). `close_error` holds the classified close once the connection ended.
+  first, with the close code and reason the session's `failure` names). `close_error` holds
+  the classified close once the connection ended.
+
+Blocking tool calls (docs/live-protocol.md 3.2) are the session's rule: while one is pending,
+`send_audio` returns False and the session counts the chunk in `audio_held_back`; the app
+reads `input_blocked` to stop offering microphone audio. A toolCallCancellation can release a
+deferred activityStart, so frames are flushed after every received message too.
 """
 
 from __future__ import annotations
@@ -58,13 +64,13 @@ from edgevoice.adapters.ws_connect import (
 )
 from edgevoice.credentials import Credential
 from edgevoice.errors import ConnectError, RemoteProtocolError, SessionClosedError
-from edgevoice.live.messages import IgnoredFields, ServerEvent, SetupComplete
-from edgevoice.live.session import LiveSession, SessionOptions
+from edgevoice.live.events import IgnoredFields, ServerEvent, SetupComplete
+from edgevoice.live.frames import Setup
+from edgevoice.live.session import HeldBack, LiveSession
 
 log = logging.getLogger("edgevoice.ws")
 
 __all__ = [
-    "CLOSE_REMOTE_PROTOCOL",
     "DROP_WARNING_INTERVAL_S",
     "Endpoint",
     "LiveConnection",
@@ -73,11 +79,8 @@ __all__ = [
     "untrusted_certificate",
 ]
 
-# Close code we send when the server breaks the protocol: 1002 "terminating the connection due
-# to a protocol error" (RFC 6455 7.4.1). Not 1008: the session records our own close like any
-# other, and a 1008 reads as the server's FATAL policy refusal (section 6.4), so a sender
-# racing the reader would stop the supervisor over a transient bad frame.
-CLOSE_REMOTE_PROTOCOL = 1002
+# When the server breaks the protocol, the session chooses the close (`LiveSession.failure`:
+# 1002, see edgevoice.live.session for why); a setup that fails otherwise closes normally.
 CLOSE_SETUP_FAILED = 1000
 DROP_WARNING_INTERVAL_S = 10.0
 # Codes websockets sends when it fails the connection itself (RFC 6455 7.4.1): protocol error,
@@ -116,7 +119,7 @@ class LiveConnection:
         cls,
         endpoint: Endpoint,
         credential: Credential,
-        options: SessionOptions,
+        setup: Setup,
         *,
         ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -129,14 +132,11 @@ class LiveConnection:
         """
         url = endpoint.url(credential.kind)
         ws = await open_websocket(url, endpoint, credential, ssl_context)
-        conn = cls(ws, LiveSession(options), clock, endpoint)
+        conn = cls(ws, LiveSession(setup), clock, endpoint)
         try:
             await conn._setup(endpoint.setup_timeout)
-        except RemoteProtocolError:
-            await conn._abort(CLOSE_REMOTE_PROTOCOL, "malformed server message")
-            raise
         except BaseException:
-            await conn._abort(CLOSE_SETUP_FAILED, "setup failed")
+            await conn._abort()
             raise
         return conn
 
@@ -169,17 +169,31 @@ class LiveConnection:
     async def send_audio(self, pcm16k: bytes) -> bool:
         """Send a chunk of 16 kHz PCM16LE mono microphone audio.
 
-        Returns True when it went out. Returns False, without queueing anything, when the
-        uplink cannot keep up (more than `Endpoint.audio_backlog` bytes wait to be written):
-        the chunk is dropped and counted in `audio_dropped`. Never waits for the network.
+        Returns True when it went out. Returns False, without queueing anything, when a
+        blocking tool call is pending (the session counts it in `audio_held_back`), or when the
+        uplink cannot keep up (more than `Endpoint.audio_backlog` bytes wait to be written:
+        counted in `audio_dropped`). Never waits for the network.
         """
         self._check_open()
-        if self._ws.transport.get_write_buffer_size() > self._endpoint.audio_backlog:
+        if (
+            not self.session.input_blocked
+            and self._ws.transport.get_write_buffer_size() > self._endpoint.audio_backlog
+        ):
             self._dropped(len(pcm16k))
             return False
-        self.session.send_audio(pcm16k)
+        queued = self.session.send_audio(pcm16k)
         await self._flush()
-        return True
+        return queued
+
+    @property
+    def input_blocked(self) -> bool:
+        """A blocking tool call is pending: stop offering microphone audio (it is not sent)."""
+        return self.session.input_blocked
+
+    @property
+    def audio_held_back(self) -> HeldBack:
+        """Microphone audio refused while a blocking tool call was pending (frames, bytes)."""
+        return self.session.audio_held_back
 
     async def send_text(self, text: str) -> None:
         self._check_open()
@@ -272,9 +286,10 @@ class LiveConnection:
                 self.session.receive(frame, self._clock())
             except RemoteProtocolError as exc:
                 log.warning("closing the connection: %s", exc, extra={"ERROR_CLASS": "transient"})
-                await self._abort(CLOSE_REMOTE_PROTOCOL, "malformed server message")
+                await self._abort()
                 raise
             self._pending.extend(self.session.events())
+            await self._flush()  # a cancellation may release a deferred activityStart
 
     async def _recv(self) -> bytes:
         try:
@@ -308,7 +323,7 @@ class LiveConnection:
     @property
     def resumed(self) -> bool:
         """This connection's setup carried a resumption handle."""
-        return self.session.options.resumption_handle is not None
+        return self.session.setup.resumption_handle is not None
 
     def _describe_close(
         self, rcvd: Close | None, sent: Close | None, rcvd_then_sent: bool | None
@@ -362,7 +377,15 @@ class LiveConnection:
         protocol = self._ws.protocol
         self._record_close(protocol.close_rcvd, protocol.close_sent, protocol.close_rcvd_then_sent)
 
-    async def _abort(self, code: int, reason: str) -> None:
+    async def _abort(self) -> None:
+        """Close after a failed setup or a bad server frame: with the close the session's
+        `failure` names (1002 for a protocol error), else 1000 "setup failed"."""
+        failure = self.session.failure
+        code, reason = (
+            (failure.close_code, failure.close_reason)
+            if failure is not None
+            else (CLOSE_SETUP_FAILED, "setup failed")
+        )
         if self.close_error is None:
             self.session.closed(code, reason)
             self._close_error = SessionClosedError(code, reason, resumed=self.resumed)

@@ -16,7 +16,16 @@ import pytest
 from rawkit import RawPeer, RawServer
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidMessage
-from wskit import KEY, TIMEOUT, api_key, assert_class, endpoint, open_connection, token
+from wskit import (
+    KEY,
+    TIMEOUT,
+    api_key,
+    assert_class,
+    endpoint,
+    make_setup,
+    open_connection,
+    token,
+)
 
 from edgevoice.adapters.ws import Endpoint, LiveConnection
 from edgevoice.credentials import Credential, CredentialKind
@@ -205,7 +214,7 @@ async def test_a_credential_that_cannot_be_a_header_is_refused_unsent(
     async with Listener() as listener:
         with pytest.raises(ConfigError) as caught:
             await LiveConnection.open(
-                endpoint(f"ws://127.0.0.1:{listener.port}"), credential, _options()
+                endpoint(f"ws://127.0.0.1:{listener.port}"), credential, make_setup()
             )
         await asyncio.sleep(0.05)
     text = str(caught.value)
@@ -222,9 +231,3 @@ async def test_an_unusable_endpoint_is_fatal_before_any_io(base_url: str) -> Non
         Endpoint(base_url=base_url).url(CredentialKind.API_KEY)
     assert "live.endpoint" in str(caught.value) or "ws://" in str(caught.value)
     assert_class(caught.value, ErrorClass.FATAL)
-
-
-def _options() -> Any:
-    from wskit import options
-
-    return options()

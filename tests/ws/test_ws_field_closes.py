@@ -15,15 +15,15 @@ from wskit import (
     TIMEOUT,
     Reader,
     assert_class,
+    make_setup,
     manual_turn,
     open_connection,
-    options,
     tone,
     transcript,
 )
 
 from edgevoice.errors import Action, ErrorClass, SessionClosedError, disposition
-from edgevoice.live.messages import SessionResumptionUpdate, TurnComplete
+from edgevoice.live.events import SessionResumptionUpdate, TurnComplete
 from edgevoice.sim import Fault, SimOptions
 
 SimFactory = Callable[..., Any]
@@ -49,7 +49,7 @@ async def test_aborted_1008_is_retried_with_the_handle_and_the_conversation_goes
         result = disposition(error)
         assert result.action is Action.RETRY and result.keep_handle and result.backoff
         assert handle is not None
-        again = await open_connection(sim, session_options=conn.session.options_for_resume())
+        again = await open_connection(sim, session_setup=conn.session.setup_for_resume())
         reader = Reader(again)
         await manual_turn(again, tone(0.3))
         events = await reader.turn()
@@ -80,11 +80,11 @@ async def test_a_non_key_1007_on_a_resume_attempt_asks_for_a_fresh_session() -> 
 
     async with RawServer(script) as server:
         with pytest.raises(SessionClosedError) as caught:
-            await open_connection(server.url, session_options=options(resumption_handle="h-1"))
+            await open_connection(server.url, session_setup=make_setup(resumption_handle="h-1"))
         error = caught.value
         result = disposition(error)
         assert result.action is Action.RETRY and not result.keep_handle and not result.backoff
-        fresh = await open_connection(server.url, session_options=options())
+        fresh = await open_connection(server.url, session_setup=make_setup())
         await fresh.close()
 
     assert (error.code, error.reason, error.resumed) == (1007, INVALID, True)
@@ -112,7 +112,7 @@ async def test_1007_without_a_handle_or_about_the_key_stays_fatal(
 
     async with RawServer(script) as server:
         with pytest.raises(SessionClosedError) as caught:
-            await open_connection(server.url, session_options=options(resumption_handle=handle))
+            await open_connection(server.url, session_setup=make_setup(resumption_handle=handle))
     assert_class(caught.value, ErrorClass.FATAL)
     assert not caught.value.resumption_rejected
     assert disposition(caught.value).action is expected
@@ -121,7 +121,7 @@ async def test_1007_without_a_handle_or_about_the_key_stays_fatal(
 async def test_unknown_model_needs_attention_and_may_fall_back(sim_factory: SimFactory) -> None:
     async with sim_factory() as sim:
         with pytest.raises(SessionClosedError) as caught:
-            await open_connection(sim, session_options=options(model="gemini-0.1-retired"))
+            await open_connection(sim, session_setup=make_setup(model="gemini-0.1-retired"))
     result = disposition(caught.value)
     assert result.action is Action.ATTENTION and result.retry_after is None
     assert result.try_fallback and "live.model" in result.fix
@@ -130,10 +130,10 @@ async def test_unknown_model_needs_attention_and_may_fall_back(sim_factory: SimF
 async def test_a_refused_handle_is_dropped_and_retried_at_once(sim_factory: SimFactory) -> None:
     async with sim_factory() as sim:
         with pytest.raises(SessionClosedError) as caught:
-            await open_connection(sim, session_options=options(resumption_handle="gone"))
+            await open_connection(sim, session_setup=make_setup(resumption_handle="gone"))
         result = disposition(caught.value)
         assert result.action is Action.RETRY and not result.keep_handle and not result.backoff
-        fresh = await open_connection(sim, session_options=options())
+        fresh = await open_connection(sim, session_setup=make_setup())
         reader = Reader(fresh)
         await manual_turn(fresh, tone(0.3))
         events = await reader.turn()
