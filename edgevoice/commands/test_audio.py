@@ -100,7 +100,6 @@ def run_test_audio(args: argparse.Namespace, config: Config) -> int:
             volume=audio.volume,
             prebuffer_ms=audio.playback_prebuffer_ms,
             period_ms=audio.period_ms,
-            input_rate=MIC_RATE,
         )
     return asyncio.run(test_audio(capture, playback, args.seconds, args.wav))
 
@@ -175,7 +174,7 @@ async def play(playback: PyAudioPlayback, pcm: bytes) -> None:
             f"(volume {playback.volume} %)...",
             flush=True,
         )
-        playback.play(pcm)
+        playback.play(pcm, MIC_RATE)
         await playback.drain()
         # Closing aborts what the device still holds: let the last period be heard first.
         await asyncio.sleep(playback.output_latency + playback.period_ms / 1000)
