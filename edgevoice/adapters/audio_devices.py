@@ -3,9 +3,16 @@
 - `list_devices(pa)`: the ALSA devices PortAudio sees, as typed `DeviceInfo` records.
 - `find_device(devices, wanted, kind)`: the configured name, matched exactly or as a unique
   substring; otherwise `DeviceNotFoundError` listing the candidates.
-- `choose_rate(...)`: the configured rate when the device takes it, else the device's default.
+- `open_stream(...)`: open at the configured rate, or at the device's default rate when it
+  refuses that one (the open itself is the test: pyaudio's `is_format_supported` holds the GIL
+  while it opens the device, so a device that blocks there would freeze every thread).
 - `device_error(exc, ...)`: a PortAudio `OSError` turned into the typed, retryable error.
 - `run_in_thread(fn, ...)`: run a blocking PortAudio call (open, close) off the event loop.
+- `start_portaudio(factory)` / `stop_portaudio(pa)`: create and release a PyAudio handle, one at
+  a time (PortAudio's initialise and terminate are not thread-safe). Start-up captures the audio
+  libraries' messages (`alsa_lib`), refuses an ALSA configuration PortAudio would abort on, and
+  is bounded: a device that blocks while PortAudio probes it (a `file` PCM reading a FIFO with
+  no writer) gives an AudioDeviceError naming it instead of a hang.
 
 pyaudio has no type stubs; every value read from it is converted to a plain type here, so the
 rest of the package is typed. A PyAudio handle is `Any` (`PortAudio` below).
@@ -20,13 +27,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import pyaudio
 
-from edgevoice.errors import AudioDeviceError, DeviceBusyError, DeviceNotFoundError
+from edgevoice.adapters import alsa_lib
+from edgevoice.errors import (
+    AudioDeviceError,
+    DeviceBusyError,
+    DeviceNotFoundError,
+    DeviceStalledError,
+)
+from edgevoice.redact import printable
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +51,10 @@ T = TypeVar("T")
 
 # The rates `edgevoice devices` probes: telephone, Live API input/output, and the usual card rates.
 COMMON_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+# Seconds PortAudio's start-up (it opens every ALSA device to probe it) may take before it is
+# reported as blocked. It takes well under a second on a Pi, even with the stock configuration.
+STARTUP_TIMEOUT = 10.0
 
 # PortAudio error codes (portaudio.h, PaErrorCode); pyaudio raises OSError(code, text).
 PA_INVALID_CHANNEL_COUNT = -9998
@@ -130,23 +149,6 @@ def rate_supported(pa: PortAudio, device: DeviceInfo, kind: Kind, rate: int, cha
     return bool(ok)
 
 
-def choose_rate(pa: PortAudio, device: DeviceInfo, kind: Kind, wanted: int, channels: int) -> int:
-    """`wanted` when the device accepts it, else the device's default rate.
-
-    Raises AudioDeviceError when neither works (the message names both rates).
-    """
-    if rate_supported(pa, device, kind, wanted, channels):
-        return wanted
-    fallback = device.default_rate
-    if fallback != wanted and rate_supported(pa, device, kind, fallback, channels):
-        return fallback
-    raise AudioDeviceError(
-        f"{kind} device {device.name!r} accepts neither {wanted} Hz nor its default "
-        f"{fallback} Hz with {channels} channel(s); check audio.{kind}_rate and "
-        f"audio.{kind}_channels against `edgevoice devices`"
-    )
-
-
 def device_error(exc: OSError, kind: Kind, name: str, action: str) -> AudioDeviceError:
     """The typed error for a PortAudio failure while doing `action` ("open", "start", ...)."""
     if isinstance(exc, AudioDeviceError):
@@ -164,6 +166,117 @@ def device_error(exc: OSError, kind: Kind, name: str, action: str) -> AudioDevic
             f"set audio.{kind}_channels to what `edgevoice devices` lists"
         )
     return AudioDeviceError(f"cannot {action} {kind} device {name!r}: {text} (PortAudio {code})")
+
+
+# --------------------------------------------------------------------------------------------
+# PortAudio start-up and release
+
+# Held while PortAudio initialises or terminates; a start-up that hangs keeps it, so no second
+# one runs alongside it inside PortAudio's unprotected global state.
+_portaudio_lock = threading.Lock()
+# The FIFO-backed devices found before the latest start-up: what to name when something hangs.
+_fifo_devices: list[alsa_lib.FifoDevice] = []
+
+
+def fifo_backed() -> dict[str, list[alsa_lib.FifoDevice]]:
+    """The devices found (at the latest start-up) to read or write a FIFO, by PCM name."""
+    by_name: dict[str, list[alsa_lib.FifoDevice]] = {}
+    for fifo in list(_fifo_devices):
+        by_name.setdefault(fifo.pcm, []).append(fifo)
+    return by_name
+
+
+def blocked_hint() -> str:
+    """What most likely blocks a device open, for the message of a hang (one clause)."""
+    fifos = list(_fifo_devices)
+    source = alsa_lib.config_source()
+    if len(fifos) == 1:
+        fifo = fifos[0]
+        verb = "reads" if fifo.reads else "writes to"
+        return (
+            f"the ALSA device {fifo.pcm!r} {verb} {printable(fifo.path, limit=200)}, a FIFO: "
+            f"opening it waits until a program {fifo.waits_for()}. Start that program, or "
+            f"remove the device from the ALSA configuration ({source})"
+        )
+    if fifos:
+        named = ", ".join(f"{f.pcm!r} ({printable(f.path, limit=200)})" for f in fifos)
+        return (
+            f"the ALSA devices {named} use FIFOs: opening one waits until a program opens its "
+            "other end. Start the programs on the other ends, or remove the devices from the "
+            f"ALSA configuration ({source})"
+        )
+    return (
+        "an ALSA device blocks when opened (a `file` device on a pipe, a sound server or "
+        f"driver that does not answer); check the ALSA configuration ({alsa_lib.config_source()})"
+        " and what `aplay -L` lists"
+    )
+
+
+def start_portaudio(
+    factory: Callable[[], PortAudio] = pyaudio.PyAudio, *, timeout: float = STARTUP_TIMEOUT
+) -> PortAudio:
+    """Create a PyAudio handle (`factory()`), checked and bounded. Blocking; any thread.
+
+    Raises AudioDeviceError when the ALSA configuration would make PortAudio abort the
+    process (the message says what to fix), when start-up has not finished within `timeout`
+    seconds (the message names the device that most likely blocks; the stuck start-up is left
+    behind in its daemon thread, and a handle it still makes is released), or when an earlier
+    start-up is still stuck. Release the handle with `stop_portaudio`.
+    """
+    alsa_lib.capture_library_messages()
+    deadline = time.monotonic() + timeout
+    if not _portaudio_lock.acquire(timeout=max(0.0, timeout)):
+        raise AudioDeviceError(
+            f"PortAudio is still blocked in an earlier start-up: {blocked_hint()}; restart "
+            "edgevoice once that is fixed"
+        )
+    outcome: dict[str, Any] = {}
+    guard = threading.Lock()
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            problem = alsa_lib.config_problem()
+            if problem is not None:
+                raise AudioDeviceError(problem)
+            _fifo_devices[:] = alsa_lib.fifo_devices()
+            outcome["pa"] = factory()
+        except BaseException as exc:
+            outcome["error"] = exc
+        finally:
+            with guard:
+                outcome["finished"] = True
+                late = outcome.get("abandoned", False)
+            if late and "pa" in outcome:
+                outcome["pa"].terminate()  # nobody waits for it any more; the lock is still ours
+            _portaudio_lock.release()
+            done.set()
+
+    threading.Thread(target=target, name="edgevoice-portaudio-start", daemon=True).start()
+    if not done.wait(max(0.0, deadline - time.monotonic())):
+        with guard:
+            if not outcome.get("finished"):
+                outcome["abandoned"] = True
+                raise AudioDeviceError(
+                    f"PortAudio did not finish opening the ALSA devices within {timeout:g} s: "
+                    f"{blocked_hint()}"
+                )
+        done.wait()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["pa"]
+
+
+def stop_portaudio(pa: PortAudio, *, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Release a handle from `start_portaudio` (blocking; waits for a start-up in progress, at
+    most `timeout` seconds, then leaves the handle unreleased with a warning)."""
+    if not _portaudio_lock.acquire(timeout=max(0.0, timeout)):
+        log.warning("PortAudio is blocked in a start-up; a device handle is left unreleased")
+        return
+    try:
+        pa.terminate()
+    finally:
+        _portaudio_lock.release()
 
 
 async def run_in_thread(
@@ -272,32 +385,26 @@ def open_stream(
     channels: int,
     period_ms: int,
     callback: Callable[..., Any],
+    *,
+    startup_timeout: float = STARTUP_TIMEOUT,
 ) -> OpenedStream:
-    """Find the device, pick its rate, and open a callback stream (not started). Blocking.
+    """Find the device and open a callback stream (not started). Blocking; any thread.
 
-    Falls back to the device's default rate, with a warning, when it refuses `wanted_rate`.
-    Raises DeviceNotFoundError, DeviceBusyError or AudioDeviceError; PortAudio is released
-    on failure.
+    Opens at `wanted_rate`, or, with a warning, at the device's default rate when PortAudio
+    says the rate is invalid for it. Raises DeviceNotFoundError, DeviceBusyError or
+    AudioDeviceError; PortAudio is released on failure.
     """
-    pa = factory()
+    pa = start_portaudio(factory, timeout=startup_timeout)
     try:
         device = find_device(list_devices(pa), device_name, kind)
-        rate = choose_rate(pa, device, kind, wanted_rate, channels)
-        if rate != wanted_rate:
-            log.warning(
-                "%s device %r refused %d Hz; using its default rate %d Hz",
-                _LABEL[kind],
-                device.name,
-                wanted_rate,
-                rate,
-            )
         direction: dict[str, Any] = (
             {"input": True, "input_device_index": device.index}
             if kind == "input"
             else {"output": True, "output_device_index": device.index}
         )
-        try:
-            stream = pa.open(
+
+        def attempt(rate: int) -> Any:
+            return pa.open(
                 format=SAMPLE_FORMAT,
                 channels=channels,
                 rate=rate,
@@ -306,12 +413,70 @@ def open_stream(
                 start=False,
                 **direction,
             )
+
+        rate = wanted_rate
+        try:
+            try:
+                stream = attempt(rate)
+            except OSError as exc:
+                if exc.errno != PA_INVALID_SAMPLE_RATE or device.default_rate == wanted_rate:
+                    raise
+                rate = device.default_rate
+                stream = attempt(rate)
+                log.warning(
+                    "%s device %r refused %d Hz; using its default rate %d Hz",
+                    _LABEL[kind],
+                    device.name,
+                    wanted_rate,
+                    rate,
+                )
         except OSError as exc:
+            if exc.errno == PA_INVALID_SAMPLE_RATE:
+                raise AudioDeviceError(
+                    f"{kind} device {device.name!r} accepts neither {wanted_rate} Hz nor its "
+                    f"default {device.default_rate} Hz with {channels} channel(s); check "
+                    f"audio.{kind}_rate and audio.{kind}_channels against `edgevoice devices`"
+                ) from exc
             raise device_error(exc, kind, device.name, "open") from exc
     except BaseException:
-        pa.terminate()
+        stop_portaudio(pa)
         raise
     return OpenedStream(pa, stream, device, rate, kind)
+
+
+async def open_in_thread(
+    open_blocking: Callable[[], OpenedStream], kind: Kind, device_name: str, timeout_s: float
+) -> OpenedStream:
+    """Run `open_blocking` (which calls open_stream) in a helper thread, bounded by `timeout_s`.
+
+    A device that has not opened by then raises DeviceStalledError naming what most likely
+    blocks it; the helper thread is left behind, and a stream it still opens is closed.
+    """
+    label = _LABEL[kind]
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await run_in_thread(
+                open_blocking, name=f"edgevoice-{label}-open", abandon=close_stream_blocking
+            )
+    except TimeoutError:
+        raise DeviceStalledError(
+            f"{label} device {device_name!r} did not open within {timeout_s:g} s: {blocked_hint()}"
+        ) from None
+
+
+async def start_in_thread(opened: OpenedStream, timeout_s: float) -> None:
+    """Start the stream in a helper thread, bounded by `timeout_s` (DeviceStalledError)."""
+    label = _LABEL[opened.kind]
+    try:
+        async with asyncio.timeout(timeout_s):
+            await run_in_thread(opened.stream.start_stream, name=f"edgevoice-{label}-start")
+    except TimeoutError:
+        raise DeviceStalledError(
+            f"{label} device {opened.device.name!r} did not start within {timeout_s:g} s: "
+            f"{blocked_hint()}"
+        ) from None
+    except OSError as exc:
+        raise device_error(exc, opened.kind, opened.device.name, "start") from exc
 
 
 def close_stream_blocking(opened: OpenedStream) -> None:
@@ -319,7 +484,7 @@ def close_stream_blocking(opened: OpenedStream) -> None:
     try:
         opened.stream.close()  # an active stream is aborted: pending buffers are discarded
     finally:
-        opened.pa.terminate()
+        stop_portaudio(opened.pa)
 
 
 async def close_stream(opened: OpenedStream, timeout_s: float) -> None:

@@ -35,14 +35,13 @@ from edgevoice.adapters.audio_devices import (
     ThrottledWarning,
     check_alive,
     close_stream,
-    close_stream_blocking,
-    device_error,
+    open_in_thread,
     open_stream,
-    run_in_thread,
+    start_in_thread,
 )
 from edgevoice.audio import dsp
 from edgevoice.audio.jitter import Float32Array, JitterBuffer
-from edgevoice.errors import DeviceStalledError
+from edgevoice.errors import AudioDeviceError, DeviceStalledError
 from edgevoice.ports import SINK_RATE_RANGE, AudioSink
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,9 @@ class PyAudioPlayback:
     `volume`: percent 0-100; `prebuffer_ms`: audio queued before playback starts; `period_ms`:
     device period; `fade_ms`: barge-in fade-out (at most one period); `max_buffer_seconds`:
     jitter buffer capacity; `stall_timeout`: seconds without a callback before `drain()` raises;
-    `clock`: monotonic seconds (injectable); `pyaudio_factory`: creates the PyAudio handle.
+    `open_timeout` / `close_timeout`: real seconds `start()` / `close()` may take (a device that
+    blocks is reported or abandoned); `clock`: monotonic seconds (injectable);
+    `pyaudio_factory`: creates the PyAudio handle.
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class PyAudioPlayback:
         stall_timeout: float = 2.0,
         underrun_log_interval: float = 10.0,
         poll_interval: float = 0.1,
+        open_timeout: float = 10.0,
         close_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         pyaudio_factory: Callable[[], PortAudio] = pyaudio.PyAudio,
@@ -111,6 +113,7 @@ class PyAudioPlayback:
         self.max_buffer_seconds = max_buffer_seconds
         self.stall_timeout = stall_timeout
         self.poll_interval = poll_interval
+        self.open_timeout = open_timeout
         self.close_timeout = close_timeout
         self._clock = clock
         self._factory = pyaudio_factory
@@ -154,17 +157,18 @@ class PyAudioPlayback:
     # AudioSink
 
     async def start(self) -> None:
-        """Open and start the device; raises DeviceNotFoundError, DeviceBusyError or
-        AudioDeviceError (retryable). Audio queued before start plays once it is open."""
+        """Open and start the device, within `open_timeout` seconds.
+
+        Raises DeviceNotFoundError, DeviceBusyError, DeviceStalledError (it did not open in
+        time: the message names what most likely blocks it) or AudioDeviceError, all
+        retryable. Audio queued before start plays once it is open."""
         if self._opened is not None:
             return
         self._loop = asyncio.get_running_loop()
         self._generation += 1
         generation = self._generation
-        opened = await run_in_thread(
-            lambda: self._open_blocking(generation),
-            name="edgevoice-playback-open",
-            abandon=close_stream_blocking,
+        opened = await open_in_thread(
+            lambda: self._open_blocking(generation), "output", self.device_name, self.open_timeout
         )
         if opened.rate != self._rate:
             with self._lock:
@@ -177,10 +181,10 @@ class PyAudioPlayback:
         with self._lock:
             self._last_callback = self._clock()
         try:
-            await run_in_thread(opened.stream.start_stream, name="edgevoice-playback-start")
-        except OSError as exc:
+            await start_in_thread(opened, self.open_timeout)
+        except AudioDeviceError:
             await self.close()
-            raise device_error(exc, "output", opened.device.name, "start") from exc
+            raise
         log.info(
             "playback: %r at %d Hz, %d channel(s), %d ms periods, %d ms prebuffer",
             opened.device.name,
@@ -327,6 +331,7 @@ class PyAudioPlayback:
             self.channels,
             self.period_ms,
             self._make_callback(generation),
+            startup_timeout=self.open_timeout,
         )
 
     def _make_callback(
