@@ -238,3 +238,51 @@ def test_library_messages_are_bounded_and_summarised_in_one_line() -> None:
     assert line == "5 message(s) from the audio libraries: x; y; z (and 1 more kinds)"
     messages.add("libjack", "a\nforged line")
     assert messages.since(mark)[-1].text == "a\\x0aforged line"
+
+
+RECOVERY_SCRIPT = """
+import os, sys, pyaudio
+from edgevoice.adapters import audio_devices
+from edgevoice.errors import AudioDeviceError
+
+fifo = sys.argv[1]
+
+def attempt():
+    try:
+        pa = audio_devices.start_portaudio(pyaudio.PyAudio, timeout=0.5)
+    except AudioDeviceError as exc:
+        return str(exc)
+    names = [d.name for d in audio_devices.list_devices(pa)]
+    audio_devices.stop_portaudio(pa)
+    return "started: " + " ".join(names)
+
+print(attempt())  # blocked on the FIFO: reported, the start-up left behind
+print(attempt())  # refused while the first one is stuck inside PortAudio
+writer = os.open(fifo, os.O_RDWR)  # now the first start-up can finish (and is released)
+for _ in range(60):  # each attempt waits up to 0.5 s for it
+    outcome = attempt()
+    if outcome.startswith("started"):
+        break
+print(outcome)
+"""
+
+
+def test_a_start_up_stuck_on_a_fifo_blocks_the_next_one_until_it_finishes(tmp_path: Path) -> None:
+    fifo = tmp_path / "mic.fifo"
+    os.mkfifo(fifo)
+    alsa = write_alsa(tmp_path, file_pcm("mic", infile=str(fifo)) + file_pcm("spk") + DEFAULT)
+    env = {**os.environ, "ALSA_CONFIG_PATH": str(alsa)}
+    result = subprocess.run(
+        [sys.executable, "-c", RECOVERY_SCRIPT, str(fifo)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=HANG_GUARD,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    first, second, third = result.stdout.splitlines()
+    assert first.startswith("PortAudio did not finish opening the ALSA devices within 0.5 s")
+    assert second.startswith("PortAudio is still blocked in an earlier start-up")
+    assert third == "started: mic spk default"
+    assert noise_in(result.stderr) == []
