@@ -186,9 +186,12 @@ def fifo_backed() -> dict[str, list[alsa_lib.FifoDevice]]:
     return by_name
 
 
-def blocked_hint() -> str:
-    """What most likely blocks a device open, for the message of a hang (one clause)."""
-    fifos = list(_fifo_devices)
+def blocked_hint(device: str | None = None) -> str:
+    """What most likely blocks a device open, for the message of a hang (one clause); about
+    `device` alone when it is one of the FIFO-backed devices."""
+    fifos = list(dict.fromkeys(_fifo_devices))
+    own = [f for f in fifos if f.pcm == device]
+    fifos = own or fifos
     source = alsa_lib.config_source()
     if len(fifos) == 1:
         fifo = fifos[0]
@@ -460,7 +463,8 @@ async def open_in_thread(
             )
     except TimeoutError:
         raise DeviceStalledError(
-            f"{label} device {device_name!r} did not open within {timeout_s:g} s: {blocked_hint()}"
+            f"{label} device {device_name!r} did not open within {timeout_s:g} s: "
+            f"{blocked_hint(device_name)}"
         ) from None
 
 
@@ -473,7 +477,7 @@ async def start_in_thread(opened: OpenedStream, timeout_s: float) -> None:
     except TimeoutError:
         raise DeviceStalledError(
             f"{label} device {opened.device.name!r} did not start within {timeout_s:g} s: "
-            f"{blocked_hint()}"
+            f"{blocked_hint(opened.device.name)}"
         ) from None
     except OSError as exc:
         raise device_error(exc, opened.kind, opened.device.name, "start") from exc

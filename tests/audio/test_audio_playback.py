@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -280,3 +281,37 @@ def test_volume_curve() -> None:
     assert volume_gain(0) == 0.0
     assert volume_gain(50) == 0.25
     assert volume_gain(150) == 1.0 and volume_gain(-5) == 0.0
+
+
+async def test_a_device_that_blocks_while_opening_raises_stalled_and_is_released_later(
+    alsa: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    """A speaker file that is a FIFO nobody reads: opening the stream waits for a reader. start()
+    gives up after open_timeout with a retryable error naming the FIFO; once a reader comes,
+    the late stream is closed (abandoned), and the device opens normally again."""
+    fifo = tmp_path / "spk.fifo"
+    os.mkfifo(fifo)  # not opened by the test: no reader
+    alsa.speaker("testspk", fifo)
+    alsa.mic("nullmic", Path("/dev/zero"))
+    alsa.install("nullmic", "testspk")
+    sink = PyAudioPlayback(device="testspk", rate=48000, open_timeout=0.5)
+    with pytest.raises(DeviceStalledError) as caught:
+        async with asyncio.timeout(PATIENCE):
+            await sink.start()
+    message = str(caught.value)
+    assert message.startswith("playback device 'testspk' did not open within 0.5 s: ")
+    assert f"'testspk' writes to {fifo}, a FIFO" in message
+    assert "waits until a program reads from it" in message
+    assert error_class_of(caught.value) is ErrorClass.TRANSIENT
+    # A reader: the blocked open can now finish, and what the device writes is consumed.
+    reader = kit.FifoDrain(SimpleNamespace(fd=os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)))
+    try:
+        again = PyAudioPlayback(device="testspk", rate=48000, open_timeout=PATIENCE)
+        again.play(kit.to_pcm(model_audio(kit, 0.1)), SPEAKER_RATE)
+        await again.start()
+        await again.drain()
+        await again.close()
+        assert again.stats.audio_handed == 2 * 2400
+    finally:
+        reader.stop()
+        os.close(reader.fifo.fd)
