@@ -35,7 +35,6 @@ import pyaudio
 from edgevoice.adapters.audio_devices import (
     DeviceInfo,
     OpenedStream,
-    PortAudio,
     ThrottledWarning,
     check_alive,
     close_stream,
@@ -43,6 +42,7 @@ from edgevoice.adapters.audio_devices import (
     open_stream,
     start_in_thread,
 )
+from edgevoice.adapters.portaudio_startup import PortAudio
 from edgevoice.audio import dsp
 from edgevoice.errors import AudioDeviceError, DeviceStalledError
 from edgevoice.ports import FRAME_MS, MIC_RATE, AudioSource

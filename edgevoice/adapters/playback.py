@@ -31,7 +31,6 @@ import pyaudio
 from edgevoice.adapters.audio_devices import (
     DeviceInfo,
     OpenedStream,
-    PortAudio,
     ThrottledWarning,
     check_alive,
     close_stream,
@@ -39,6 +38,7 @@ from edgevoice.adapters.audio_devices import (
     open_stream,
     start_in_thread,
 )
+from edgevoice.adapters.portaudio_startup import PortAudio
 from edgevoice.audio import dsp
 from edgevoice.audio.jitter import Float32Array, JitterBuffer
 from edgevoice.errors import AudioDeviceError, DeviceStalledError

@@ -25,15 +25,17 @@ import pyaudio
 from edgevoice.adapters import alsa_lib
 from edgevoice.adapters.audio_devices import (
     COMMON_RATES,
-    STARTUP_TIMEOUT,
     DeviceInfo,
     Kind,
-    PortAudio,
-    blocked_hint,
-    fifo_backed,
     find_device,
     list_devices,
     rate_supported,
+)
+from edgevoice.adapters.portaudio_startup import (
+    STARTUP_TIMEOUT,
+    PortAudio,
+    blocked_hint,
+    fifo_backed,
     start_portaudio,
     stop_portaudio,
 )

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from edgevoice.adapters.audio_devices import STARTUP_TIMEOUT
 from edgevoice.adapters.capture import FRAME_SAMPLES, PyAudioCapture
 from edgevoice.adapters.playback import PyAudioPlayback, volume_gain
+from edgevoice.adapters.portaudio_startup import STARTUP_TIMEOUT
 from edgevoice.adapters.wavfile import write_wav
 from edgevoice.audio import dsp
 from edgevoice.commands._common import with_config

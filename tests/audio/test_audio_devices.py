@@ -25,9 +25,8 @@ from edgevoice.adapters.audio_devices import (
     list_devices,
     open_stream,
     run_in_thread,
-    start_portaudio,
-    stop_portaudio,
 )
+from edgevoice.adapters.portaudio_startup import start_portaudio, stop_portaudio
 from edgevoice.adapters.wavfile import write_wav
 from edgevoice.errors import AudioDeviceError, DeviceBusyError, DeviceNotFoundError
 

@@ -244,18 +244,19 @@ def test_library_messages_are_bounded_and_summarised_in_one_line() -> None:
 
 RECOVERY_SCRIPT = """
 import os, sys, pyaudio
-from edgevoice.adapters import audio_devices
+from edgevoice.adapters import portaudio_startup
+from edgevoice.adapters.audio_devices import list_devices
 from edgevoice.errors import AudioDeviceError
 
 fifo = sys.argv[1]
 
 def attempt():
     try:
-        pa = audio_devices.start_portaudio(pyaudio.PyAudio, timeout=0.5)
+        pa = portaudio_startup.start_portaudio(pyaudio.PyAudio, timeout=0.5)
     except AudioDeviceError as exc:
         return str(exc)
-    names = [d.name for d in audio_devices.list_devices(pa)]
-    audio_devices.stop_portaudio(pa)
+    names = [d.name for d in list_devices(pa)]
+    portaudio_startup.stop_portaudio(pa)
     return "started: " + " ".join(names)
 
 print(attempt())  # blocked on the FIFO: reported, the start-up left behind
