@@ -315,3 +315,10 @@ async def test_a_device_that_blocks_while_opening_raises_stalled_and_is_released
     finally:
         reader.stop()
         os.close(reader.fifo.fd)
+
+
+def test_the_sink_rate_range_is_what_the_resampler_converts() -> None:
+    # ports is core without numpy, so it states the range; the resampler must cover it.
+    from edgevoice.audio.resampler import SUPPORTED_RATE_RANGE
+
+    assert SUPPORTED_RATE_RANGE == SINK_RATE_RANGE
