@@ -92,7 +92,7 @@ def test_register_adds_the_subcommand_and_maps_every_knob(tmp_path: Path) -> Non
 
     from edgevoice.commands import simulator
     from edgevoice.commands._common import common_options
-    from edgevoice.sim import Fault
+    from edgevoice.sim import Family, Fault
 
     keys = tmp_path / "keys"
     keys.write_text("file-key-1\n\n")
@@ -101,7 +101,10 @@ def test_register_adds_the_subcommand_and_maps_every_knob(tmp_path: Path) -> Non
     args = parser.parse_args(
         [
             "simulator", "--pace", "0.5", "--chunk-ms", "80", "--api-key", "arg-key-1",
-            "--api-key-file", str(keys), "--token", "auth_tokens/t", "--model", "m1",
+            "--api-key-file", str(keys), "--token", "auth_tokens/t", "--model", "m1=3.8",
+            "--model", "gemini-3.1-flash-live-preview", "--silent-turn-every", "4",
+            "--late-transcription", "--lifetime-close", "aborted", "--setup-timeout", "5",
+            "--max-connections", "9",
             "--tool-call-every", "3", "--tool-name", "now", "--text-frames", "--session-id",
             "--handle-ttl", "60", "--lifetime", "600", "--go-away-notice", "50",
             "--refuse-first", "2", "--refuse-mode", "quota", "--fault", "abort@turn:1",
@@ -111,7 +114,17 @@ def test_register_adds_the_subcommand_and_maps_every_knob(tmp_path: Path) -> Non
     assert args.func is simulator.run
     options = simulator.options_from_args(args)
     assert options.api_keys == frozenset({"arg-key-1", "file-key-1"})
-    assert options.tokens == frozenset({"auth_tokens/t"}) and options.models == ("m1",)
+    assert options.tokens == frozenset({"auth_tokens/t"})
+    assert dict(options.served) == {
+        "m1": Family.LIVE_38,
+        "gemini-3.1-flash-live-preview": Family.LIVE_31,
+    }
+    assert (options.silent_turn_every, options.late_transcription) == (4, True)
+    assert (options.lifetime_close, options.setup_timeout_s, options.max_connections) == (
+        "aborted",
+        5,
+        9,
+    )
     assert (options.pace, options.chunk_ms, options.speed) == (0.5, 80, 1.3)
     assert (options.tool_call_every, options.tool_name) == (3, "now")
     assert options.text_frames and options.session_id
