@@ -199,3 +199,8 @@ def served_models(models: Mapping[str, Family] | tuple[str, ...]) -> Mapping[str
         if not ident or ident.startswith(MODEL_PREFIX) or not isinstance(family, Family):
             raise ValueError(f"model {ident!r}: give the id without 'models/' and a Family")
     return MappingProxyType(table)
+
+
+def family_of_resource(resource_name: str, served: Mapping[str, Family]) -> Family | None:
+    """The family of `models/<id>` among the served models; None when it is not served."""
+    return served.get(model_id(resource_name) or "")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgevoice.sim import reasons
-from edgevoice.sim.models import KNOWN_MODELS, RULES, Family, Proactivity, model_id
+from edgevoice.sim.models import KNOWN_MODELS, RULES, Family, Proactivity, family_of_resource
 from edgevoice.sim.reasons import CloseSpec
 from edgevoice.sim.schema import ENUMS, MESSAGES, ROOT, Field, Gate, Kind, Message
 
@@ -364,7 +364,7 @@ def parse_client_frame(data: str | bytes, ctx: ParseContext) -> ClientFrame:
     if ctx.family is None:  # the model in a setup frame gates other setup fields
         setup = obj.get("setup")
         if isinstance(setup, dict) and isinstance(setup.get("model"), str):
-            family = ctx.served.get(model_id(setup["model"]) or "")
+            family = family_of_resource(setup["model"], ctx.served)
             ctx = ParseContext(ctx.api_version, ctx.constrained, family, ctx.served)
 
     walker = _Walker(ctx)
