@@ -72,13 +72,15 @@ class Connection:
         *,
         credential_ok: bool,
         refusal: CloseSpec | None,
+        refuse_at_once: CloseSpec | None = None,
     ) -> None:
         self.ws = ws
         self.record = record
         self.shared = shared
         self.options = shared.options
         self.credential_ok = credential_ok
-        self.refusal = refusal
+        self.refusal = refusal  # closes the connection when its setup frame arrives
+        self.refuse_at_once = refuse_at_once  # closes it right after the upgrade
         self.ctx = ParseContext(
             record.api_version, record.method.endswith("Constrained"), None, self.options.served
         )
@@ -161,6 +163,8 @@ class Connection:
             self._outcome.set_result(outcome)
 
     async def _start(self) -> None:
+        if self.refuse_at_once is not None:
+            raise SimClose(self.refuse_at_once)
         await self.moment(Moment.CONNECT)
         await self._read_loop()
         self._finish(None)

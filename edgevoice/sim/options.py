@@ -105,8 +105,8 @@ class SimOptions:
 
     # --- bounds (a simulator that clients cannot take down) ---------------------------------
     max_connections: int = 64
-    """Open connections at once; more are upgraded, then closed 1011 with the quota text like
-    the service's concurrent-session limit (§6.1; the real limit depends on the tier)."""
+    """Open connections at once; more are upgraded, then closed at once 1011 with the quota
+    text like the service's concurrent-session limit (§6.1; the real limit depends on the tier)."""
     max_heard_s: float = 120.0
     """Audio kept per user turn for the parrot; longer turns are still counted in full."""
     record_bytes_per_connection: int = 4 * MIB

@@ -5,8 +5,8 @@ Paths (protocol doc sections 1.1 and 10.1), with repeated slashes tolerated (the
 `.../GenerativeService.BidiGenerateContentConstrained` (ephemeral tokens), each on v1beta and
 v1alpha. Any other path gets HTTP 404 at the handshake.
 
-More than `SimOptions.max_connections` open connections: the next is upgraded, reads its setup
-and is closed 1011 with the quota text (the service's concurrent-session limit, section 6.1).
+More than `SimOptions.max_connections` open connections: the next is upgraded and closed at once
+1011 with the quota text (the service's concurrent-session limit, section 6.1).
 
 Credentials (section 1.2): on BidiGenerateContent an API key from the `x-goog-api-key` header or
 `?key=`; on BidiGenerateContentConstrained an ephemeral token from `Authorization: Token ...` or
@@ -268,9 +268,12 @@ class Simulator:
         )
         self.recorder.add(SimEvent("open", record.id, detail=record.path))
         log.info("connection %d: %s", record.id, printable(record.path, 300))
-        refusal = self._refusals.pop(connection, None)
-        if refusal is None and self._open >= self.options.max_connections:
-            refusal = CloseSpec(
+        over_limit = None
+        if self._open >= self.options.max_connections:
+            # Unverified: the service's concurrent-session refusal is 1011 with the quota text
+            # (section 6.1); sent at once, without waiting for a setup frame, so a flood of
+            # idle connections holds nothing.
+            over_limit = CloseSpec(
                 reasons.INTERNAL,
                 reasons.QUOTA,
                 f"over max_connections ({self.options.max_connections} open)",
@@ -278,7 +281,12 @@ class Simulator:
         self._open += 1
         try:
             await Connection(
-                connection, record, self._shared, credential_ok=credential.ok, refusal=refusal
+                connection,
+                record,
+                self._shared,
+                credential_ok=credential.ok,
+                refusal=self._refusals.pop(connection, None),
+                refuse_at_once=over_limit,
             ).run()
         finally:
             self._open -= 1

@@ -133,3 +133,44 @@ def test_register_adds_the_subcommand_and_maps_every_knob(tmp_path: Path) -> Non
     assert options.faults == (Fault.parse("abort@turn:1"),)
     assert (options.vad_silence_ms, options.vad_threshold_dbfs) == (500, -35)
     assert "arg-key-1" not in repr(options)
+
+
+def test_sigterm_right_after_the_url_line_is_a_clean_exit() -> None:
+    # Attack run: a SIGTERM sent the moment the URL appeared killed it before its handler was
+    # installed. The handlers now go in before the line is printed.
+    for _ in range(3):
+        process = start("--pace", "0")
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("ws://127.0.0.1:")
+        status, err = stop(process, signal.SIGTERM)
+        assert status == 0, err
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--speed", "nan"], "--speed must be a finite number"),
+        (["--pace", "-1"], "--pace must be"),
+        (["--lifetime", "inf"], "--lifetime must be a finite number"),
+        (["--go-away-notice", "nan"], "--go-away-notice must be"),
+        (["--fault", "close=1005:x@ready"], "cannot be sent by a server"),
+        (["--fault", "goaway=nan@ready"], "finite"),
+        (["--model", "gemini-9-live"], "--model gemini-9-live=3.8"),
+        (["--model", "x=4.0"], "unknown model family '4.0'"),
+        (["--api-key-file", "/dev/null"], "not a regular file"),
+    ],
+)
+def test_nonsense_options_are_one_line_errors_at_start(args: list[str], words: str) -> None:
+    process = start(*args)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 2 and out == ""
+    assert words in err.strip().splitlines()[-1]  # one line (argparse puts its usage above)
+    assert "Traceback" not in err
+
+
+def test_a_fifo_key_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "keys"
+    os.mkfifo(fifo)
+    process = start("--api-key-file", str(fifo))
+    _, err = process.communicate(timeout=30)  # opening a FIFO with no writer would hang
+    assert process.returncode == 2 and "not a regular file" in err
