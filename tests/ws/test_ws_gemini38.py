@@ -4,8 +4,8 @@ after a goAway; interactionStatus IN_PROGRESS keeps the interaction open until I
 
 The simulator runs the cases it can run today; the raw server (rawkit) sends the exact 3.8
 message sequences from the protocol doc (section 4.2) that the simulator's 3.8 knobs will
-produce. Tests that need those knobs are written against the names the sim helper announced
-and skipped until they land.
+produce, and the simulator's own 3.8 knobs (late_transcription, silent_turn_every, the
+`aborted` fault) run the same cases against its per-family rules.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from rawkit import RawPeer, RawServer, message
 from wskit import (
     TIMEOUT,
@@ -36,13 +35,12 @@ from edgevoice.live.events import (
     TurnComplete,
 )
 from edgevoice.live.tools import declarations_for
-from edgevoice.sim import SimOptions
+from edgevoice.sim import Fault, SimOptions
 
 SimFactory = Callable[..., Any]
 CHUNK = tone(0.02)
 MODEL_38 = "gemini-3.8-live"
 AUDIO_24K = base64.b64encode(bytes(960)).decode()  # 20 ms of silence at 24 kHz
-NEEDS_SIM_38 = pytest.mark.skip(reason="needs gemini-3.8 and its knobs in the simulator (sim)")
 
 
 def audio_frames(sim: Any, connection: int = 0) -> int:
@@ -79,19 +77,15 @@ async def test_audio_during_a_blocking_call_is_held_back_on_25(sim_factory: SimF
         await held_back_during_a_blocking_call(sim, "gemini-2.5-flash-native-audio-preview-12-2025")
 
 
-@NEEDS_SIM_38
 async def test_audio_during_a_blocking_call_is_held_back_on_38(sim_factory: SimFactory) -> None:
     # get_time declares BLOCKING; on 3.8 (NON_BLOCKING by default) that opts back in.
     async with sim_factory(SimOptions(pace=0, tool_call_every=1)) as sim:
         await held_back_during_a_blocking_call(sim, MODEL_38)
 
 
-@NEEDS_SIM_38
 async def test_the_simulators_aborted_close_is_transient_with_the_handle(
     sim_factory: SimFactory,
 ) -> None:
-    from edgevoice.sim import Fault
-
     async with sim_factory(SimOptions(pace=0, faults=(Fault.parse("aborted@turn:1"),))) as sim:
         conn = await open_connection(sim)
         reader = Reader(conn)
@@ -179,13 +173,10 @@ async def test_in_progress_keeps_the_interaction_open_until_idle() -> None:
     assert after == (True, True)
 
 
-@NEEDS_SIM_38
 async def test_simulated_late_transcription_leaves_the_session_rotatable(
     sim_factory: SimFactory,
 ) -> None:
-    from edgevoice.sim import Fault
-
-    options = SimOptions(pace=0, late_transcription=True, faults=(Fault.parse("goaway=30@ready"),))  # type: ignore[call-arg]
+    options = SimOptions(pace=0, late_transcription=True, faults=(Fault.parse("goaway=30@ready"),))
     async with sim_factory(options) as sim:
         conn = await open_connection(sim, session_setup=make_setup(model=MODEL_38))
         reader = Reader(conn)
@@ -197,9 +188,8 @@ async def test_simulated_late_transcription_leaves_the_session_rotatable(
         await conn.close()
 
 
-@NEEDS_SIM_38
 async def test_a_silent_turn_is_a_valid_outcome(sim_factory: SimFactory) -> None:
-    async with sim_factory(SimOptions(pace=0, silent_turn_every=1)) as sim:  # type: ignore[call-arg]
+    async with sim_factory(SimOptions(pace=0, silent_turn_every=1)) as sim:
         conn = await open_connection(sim, session_setup=make_setup(model=MODEL_38))
         reader = Reader(conn)
         await manual_turn(conn, tone(0.3))

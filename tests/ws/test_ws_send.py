@@ -18,6 +18,9 @@ from edgevoice.sim import SimOptions
 
 SimFactory = Callable[..., Any]
 CHUNK = tone(0.02)  # one 20 ms microphone frame
+# The assertions count every frame the simulator received: keep them all (a stalled uplink
+# backs up a few megabytes before the client's buffer fills).
+RECORD_ALL = SimOptions(pace=0, record_bytes_per_connection=256 << 20, record_bytes_total=256 << 20)
 
 
 def uplink(proxy: PausableProxy, **kw: Any) -> Any:
@@ -61,7 +64,7 @@ def no_orphan_activity_end(kinds: list[str]) -> bool:
 async def test_cancelling_a_send_while_another_is_in_flight_loses_nothing(
     sim_factory: SimFactory,
 ) -> None:
-    async with sim_factory() as sim, PausableProxy(sim.port) as proxy:
+    async with sim_factory(RECORD_ALL) as sim, PausableProxy(sim.port) as proxy:
         conn = await open_connection(uplink(proxy))
         reader = Reader(conn)
         await conn.begin_activity()
@@ -111,7 +114,7 @@ async def test_audio_is_dropped_and_counted_when_the_uplink_stalls(
 ) -> None:
     now = [100.0]
     caplog.set_level(logging.WARNING, logger="edgevoice.ws")
-    async with sim_factory(SimOptions(pace=0)) as sim, PausableProxy(sim.port) as proxy:
+    async with sim_factory(RECORD_ALL) as sim, PausableProxy(sim.port) as proxy:
         conn = await open_connection(uplink(proxy), clock=lambda: now[0])
         reader = Reader(conn)
         await conn.begin_activity()
