@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -319,3 +320,23 @@ def test_the_registry_is_bounded_and_keeps_the_newest() -> None:
     line = "a auth_tokens/token-09999 b auth_tokens/token-00001 c the-api-key-value"
     assert registry.scrub(line) == f"a {REDACTED} b auth_tokens/token-00001 c {REDACTED}"
     assert MAX_SECRETS <= 256  # the process-wide registry has a small bound too
+
+
+# --------------------------------------------------------------------------------------------
+# What a command makes of a failing token command
+
+
+def test_a_failing_token_command_is_one_line_and_not_78(
+    cli: Callable[..., Any], script: Script, tmp_path: Path
+) -> None:
+    command = script("echo 'token server down' >&2\nexit 2\n")
+    config = tmp_path / "edgevoice.toml"
+    config.write_text(f'[auth]\ntoken_command = "{command}"\n')
+    for argv in (["check-config", "--require-key"], ["probe"], ["run"]):
+        result = cli(*argv, "--config", str(config))
+        assert result.status == 75, (argv, result.err)  # EX_TEMPFAIL: systemd restarts it
+        lines = result.err.strip().splitlines()
+        assert lines == [
+            "edgevoice: credential unavailable: auth.token_command: exited with status 2: "
+            "token server down; try again later"
+        ]
