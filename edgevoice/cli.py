@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from edgevoice import __version__
 from edgevoice.commands._common import common_options
 
+EX_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C ended
+
 # Subcommand modules under edgevoice.commands, in the order `--help` lists them. A module's
 # command name is its name with "-" for "_" (check_config -> check-config).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -70,5 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
-    status: int = args.func(args)
+    try:
+        status: int = args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C outside a command's own handling: one line, no traceback
+        print("edgevoice: interrupted", file=sys.stderr)
+        return EX_INTERRUPTED
     return status

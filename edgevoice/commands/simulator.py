@@ -189,6 +189,10 @@ async def serve(options: SimOptions, host: str, port: int, tls: ssl.SSLContext |
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgevoice.commands._common import refuse_config_options
+
+    if (refused := refuse_config_options(args, NAME)) is not None:
+        return refused
     from edgevoice.app.log_setup import setup_logging
 
     setup_logging("debug" if args.verbose else (args.log_level or "info"), "stderr")
