@@ -289,17 +289,19 @@ def unknown_models(config: Config) -> list[ConfigProblem]:
     """live.model and fallback models edgevoice has no family for: used as they are, with one
     warning line each, and nothing family-specific checked (new ids appear before edgevoice
     learns them)."""
-    known = ", ".join(KNOWN_MODELS)
     out = []
     entries = [("live.model", config.live.model)]
     entries += [("live.fallback_models", m) for m in config.live.fallback_models]
     for key, model in entries:
-        if rules_for(model) is None:
+        bare = bare_model_id(model)
+        if rules_for(bare) is None:
+            close = difflib.get_close_matches(bare, list(KNOWN_MODELS), n=1, cutoff=0.8)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             out.append(
                 ConfigProblem(
                     key,
-                    f"{show(bare_model_id(model))} is a model edgevoice does not know; it is "
-                    f"used as is and no family rules are checked for it (known: {known})",
+                    f"{show(bare)} is a model edgevoice does not know: it is used as is, "
+                    f"without family checks{hint}",
                     config.source_of(key),
                 )
             )
