@@ -295,7 +295,7 @@ def unknown_models(config: Config) -> list[ConfigProblem]:
     for key, model in entries:
         bare = bare_model_id(model)
         if rules_for(bare) is None:
-            close = difflib.get_close_matches(bare, list(KNOWN_MODELS), n=1, cutoff=0.8)
+            close = difflib.get_close_matches(bare, list(KNOWN_MODELS), n=1, cutoff=0.9)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             out.append(
                 ConfigProblem(
@@ -410,8 +410,8 @@ def _family_problems(
     if sends_proactivity and config.auth.token_command:
         problem(
             "live.proactive_audio",
-            "'on' cannot be used with auth.token_command: the ephemeral-token endpoint refuses "
-            "the proactivity field; use 'auto'",
+            f"'on' for {name} cannot be used with auth.token_command: the ephemeral-token "
+            "endpoint refuses the proactivity field; use 'auto'",
             "auth.token_command",
         )
     affective_ok = rules is None or rules.affective_dialog
