@@ -22,6 +22,7 @@ import os
 import signal
 import stat
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -236,7 +237,10 @@ async def _interruptible(
             received.append(signum)
             task.cancel()
 
-    for signum in SIGNALS:
+    # Signal handlers belong to the main thread (a probe run from another thread, as tests
+    # do, is stopped by its caller instead).
+    signals = SIGNALS if threading.current_thread() is threading.main_thread() else ()
+    for signum in signals:
         loop.add_signal_handler(signum, stop, signum)
     try:
         return await _probe(args, config, plan, credential, reply)
@@ -248,7 +252,7 @@ async def _interruptible(
         print(f"probe interrupted by {name}; the connection was closed", file=sys.stderr)
         return 128 + int(received[0])
     finally:
-        for signum in SIGNALS:
+        for signum in signals:
             loop.remove_signal_handler(signum)
 
 
