@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from edgevoice import __version__
 from edgevoice.commands._common import common_options
@@ -43,9 +44,20 @@ def modules_for(argv: Sequence[str]) -> tuple[str, ...]:
     return wanted or COMMAND_MODULES
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (the usage block is in --help).
+
+    Subcommand parsers inherit the class, so every command's bad option is one line: what is
+    wrong and where the help is, exit status 2.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     common = common_options()
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="edgevoice",
         description="Push-to-talk and voice-triggered Gemini Live assistant for Raspberry Pi.",
         parents=[common],

@@ -94,9 +94,10 @@ def refuse_config_options(args: argparse.Namespace, command: str) -> int | None:
     ]
     if not given:
         return None
+    verb, pronoun = ("has", "it") if len(given) == 1 else ("have", "them")
     print(
-        f"edgevoice {command}: {' and '.join(given)} have no effect here ({command} reads no "
-        "config); drop them",
+        f"edgevoice {command}: {' and '.join(given)} {verb} no effect here ({command} reads no "
+        f"config); drop {pronoun}",
         file=sys.stderr,
     )
     return EX_USAGE

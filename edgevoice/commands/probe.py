@@ -267,7 +267,8 @@ async def _probe(
     conn = await LiveConnection.open(plan.endpoint, credential, plan.session_options())
     try:
         setup_s = time.monotonic() - started
-        print(f"connected and set up in {setup_s * 1000:.0f} ms ({credential.source})")
+        # Flushed: a person (or a script) watching a pipe sees progress as it happens.
+        print(f"connected and set up in {setup_s * 1000:.0f} ms ({credential.source})", flush=True)
         ended = await _speak(conn, args.seconds)
         answer = Answer(max_bytes=int(args.max_reply * SPEAKER_RATE) * 2)
         await _listen(conn, config, answer, args.timeout)
