@@ -147,6 +147,10 @@ async def test_accepted_configs_start_and_complete_a_round_trip(
     status, out, err = run_cli(capsys, "check-config", *argv)
     assert status == 0, err
     assert "Traceback" not in out + err
+    # `run` validates the same way and then stops: the conversation loop is not built yet (69).
+    status, out, err = run_cli(capsys, "run", *argv)
+    assert status == 69, err
+    assert "Traceback" not in out + err
     async with sim_factory() as sim:
         probe = ["probe", *argv, "--set", f"live.endpoint={sim.url}", "--timeout", "60"]
         status = await asyncio.to_thread(main, probe)
