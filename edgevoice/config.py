@@ -582,13 +582,15 @@ def _build(
     problems: list[ConfigProblem],
 ) -> Config | None:
     sections: dict[str, Any] = {}
+    section_origins: dict[str, str] = {}  # where a section's first key came from
+    for (section, _), where in origins.items():
+        section_origins.setdefault(section, where)
     for section_name, values in data.items():
         shown = printable(section_name, 80)
-        where = next((w for (s, _), w in origins.items() if s == section_name), source)
+        where = section_origins.get(section_name, source)
         if section_name not in SECTIONS:
-            problems.append(
-                ConfigProblem(shown, _unknown("section", section_name, SECTIONS), where)
-            )
+            message = _unknown("section", section_name, SECTIONS, len(problems))
+            problems.append(ConfigProblem(shown, message, where))
             continue
         if not isinstance(values, dict):
             problems.append(ConfigProblem(shown, f"must be a table ([{shown}])", source))
@@ -618,7 +620,7 @@ def _build_section(
         where = origins.get((section, name), default_source)
         key = printable(f"{section}.{name}", 80)
         if name not in fields:
-            problems.append(ConfigProblem(key, _unknown("key", name, fields), where))
+            problems.append(ConfigProblem(key, _unknown("key", name, fields, len(problems)), where))
             ok = False
             continue
         message = check_value(value, hints[name], fields[name].metadata)
@@ -638,7 +640,9 @@ def _bounded(problems: list[ConfigProblem]) -> list[ConfigProblem]:
     return [*problems[: MAX_PROBLEMS - 1], more]
 
 
-def _unknown(what: str, name: str, known: Mapping[str, Any]) -> str:
+def _unknown(what: str, name: str, known: Mapping[str, Any], found: int = 0) -> str:
+    if found >= MAX_PROBLEMS:  # not shown anyway: spare the fuzzy matching
+        return f"unknown {what}"
     close = difflib.get_close_matches(name[:64], list(known), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
     return f"unknown {what}{hint}"
