@@ -175,7 +175,7 @@ class LiveConfig:
     activity_handling: str = setting(
         "interrupts",
         "What the user's speech does to an answer in progress: interrupts (barge-in, the "
-        "service's default) or no_interruption (the answer goes on).",
+        "service's default: nothing is sent) or no_interruption (the answer goes on).",
         choices=("interrupts", "no_interruption"),
     )
     turn_coverage: str = setting(

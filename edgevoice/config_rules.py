@@ -308,6 +308,12 @@ def unknown_models(config: Config) -> list[ConfigProblem]:
     return out
 
 
+def effective_api_version(config: Config) -> str:
+    """The API version the setup is really sent to: ephemeral tokens (auth.token_command) use
+    the v1alpha Constrained endpoint whatever live.api_version says (sections 1.1 and 7)."""
+    return "v1alpha" if config.auth.token_command else config.live.api_version
+
+
 def _general(config: Config) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
 
@@ -381,6 +387,7 @@ def _family_problems(
 
     # Proactive audio and affective dialog are v1alpha fields (section 1.1); the Constrained
     # endpoint of ephemeral tokens refuses `proactivity` (section 2.2).
+    v1alpha = effective_api_version(config) == "v1alpha"
     sends_proactivity = live.proactive_audio == "on" and (
         rules is None or rules.proactive_audio is not ProactiveAudio.ALWAYS_ON
     )
@@ -401,7 +408,8 @@ def _family_problems(
                 f"{name} has no affective dialog (only gemini-2.5 native audio had it); "
                 "set it to false",
             )
-    if sends_proactivity and live.api_version != "v1alpha":
+        problems += _tool_problems(config, rules, name, model_key)
+    if sends_proactivity and not v1alpha:
         problem(
             "live.proactive_audio",
             f"'on' needs live.api_version = 'v1alpha' for {name} (v1beta has no proactivity field)",
@@ -415,12 +423,34 @@ def _family_problems(
             "auth.token_command",
         )
     affective_ok = rules is None or rules.affective_dialog
-    if live.affective_dialog and affective_ok and live.api_version != "v1alpha":
+    if live.affective_dialog and affective_ok and not v1alpha:
         problem(
             "live.affective_dialog",
             f"needs live.api_version = 'v1alpha' for {name}",
             "live.api_version",
         )
+    return problems
+
+
+def _tool_problems(
+    config: Config, rules: FamilyRules, name: str, model_key: str
+) -> list[ConfigProblem]:
+    """Each local tool declares the behaviour it needs (a clock answer needs its result:
+    BLOCKING); a family that cannot run it refuses the setup (section 3.4, section 9: 3.8
+    extended thinking runs asynchronous calls only, 3.1 synchronous ones only)."""
+    problems = []
+    for tool in config.live.tools:
+        behavior = LOCAL_TOOLS[tool].declaration.behavior
+        if behavior is not None and behavior not in rules.behaviors:
+            runs = " or ".join(sorted(b.value for b in rules.behaviors))
+            problems.append(
+                ConfigProblem(
+                    "live.tools",
+                    f"{tool} needs {behavior.value} calls, and {name} runs {runs} calls only; "
+                    "remove it from live.tools or pick another model",
+                    config.source_of("live.tools", model_key),
+                )
+            )
     return problems
 
 

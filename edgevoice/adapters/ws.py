@@ -1,7 +1,7 @@
 """The WebSocket shell around `LiveSession`: one `LiveConnection` is one Live API connection.
 
 ```
-conn = await LiveConnection.open(endpoint, credential, options)   # connect + setup + wait
+conn = await LiveConnection.open(endpoint, credential, setup)     # connect + setup + wait
 await conn.send_audio(pcm16k)                                      # any LiveSession input
 async for event in conn.events(): ...                               # decoded server events
 await conn.close()                                                  # 1000, on shutdown
@@ -25,7 +25,8 @@ Policy decided here (docs/live-protocol.md sections 1 and 6):
   espeak speech with context takeover); a server that declines it simply gets plain frames.
 - Every failure surfaces as a typed error from `edgevoice.errors` that the supervisor classifies:
   `ConnectError` (handshake), `SessionClosedError` (close code and reason, 1006 for a drop),
-  `RemoteProtocolError` (a bad frame: the connection is closed first), `TimeoutError`-based
+  `RemoteProtocolError` (a bad frame: the connection is closed first, with the close code and
+  reason the session's `failure` names), `TimeoutError`-based
   `ConnectError` for a server that accepts but never answers setup.
 """
 
@@ -48,18 +49,16 @@ from websockets.frames import Close
 
 from edgevoice.credentials import Credential, CredentialKind
 from edgevoice.errors import ConnectError, ErrorClass, RemoteProtocolError, SessionClosedError
-from edgevoice.live.messages import IgnoredFields, ServerEvent, SetupComplete
-from edgevoice.live.session import LiveSession, SessionOptions
+from edgevoice.live.events import IgnoredFields, ServerEvent, SetupComplete
+from edgevoice.live.frames import Setup
+from edgevoice.live.session import LiveSession
 from edgevoice.redact import redacted_logger
 
 log = logging.getLogger("edgevoice.ws")
 
 SERVICE = "google.ai.generativelanguage.{version}.GenerativeService.{method}"
-# Close code we send when the server breaks the protocol: 1002 "terminating the connection due
-# to a protocol error" (RFC 6455 7.4.1). Not 1008: the session records our own close like any
-# other, and a 1008 reads as the server's FATAL policy refusal (section 6.4), so a sender
-# racing the reader would stop the supervisor over a transient bad frame.
-CLOSE_REMOTE_PROTOCOL = 1002
+# When the server breaks the protocol, the session chooses the close (`LiveSession.failure`:
+# 1002, see edgevoice.live.session for why).
 CLOSE_SETUP_TIMEOUT = 1000
 
 
@@ -139,7 +138,7 @@ class LiveConnection:
         cls,
         endpoint: Endpoint,
         credential: Credential,
-        options: SessionOptions,
+        setup: Setup,
         *,
         ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -151,7 +150,7 @@ class LiveConnection:
         """
         url = endpoint.url(credential.kind)
         ws = await _connect(url, endpoint, credential, ssl_context)
-        conn = cls(ws, LiveSession(options), clock)
+        conn = cls(ws, LiveSession(setup), clock)
         try:
             await conn._setup(endpoint.setup_timeout)
         except BaseException:
@@ -181,10 +180,12 @@ class LiveConnection:
     # ---------------------------------------------------------------------------------------
     # Sending: each method calls the LiveSession input of the same name, then flushes.
 
-    async def send_audio(self, pcm16k: bytes) -> None:
+    async def send_audio(self, pcm16k: bytes) -> bool:
+        """False when a blocking tool call held the audio back (LiveSession.send_audio)."""
         self._check_open()
-        self.session.send_audio(pcm16k)
+        queued = self.session.send_audio(pcm16k)
         await self._flush()
+        return queued
 
     async def send_text(self, text: str) -> None:
         self._check_open()
@@ -255,10 +256,13 @@ class LiveConnection:
                 self.session.receive(frame, self._clock())
             except RemoteProtocolError as exc:
                 log.warning("closing the connection: %s", exc, extra={"ERROR_CLASS": "transient"})
-                await self._ws.close(CLOSE_REMOTE_PROTOCOL, "malformed server message")
-                self.session.closed(CLOSE_REMOTE_PROTOCOL, "malformed server message")
+                failure = self.session.failure
+                assert failure is not None
+                await self._ws.close(failure.close_code, failure.close_reason)
+                self.session.closed(failure.close_code, failure.close_reason)
                 raise
             self._pending.extend(self.session.events())
+            await self._flush()  # a cancellation may release a deferred activityStart
 
     async def _recv(self) -> bytes:
         try:
@@ -286,11 +290,17 @@ class LiveConnection:
             self.session.closed(*_close_of(protocol.close_rcvd, protocol.close_sent))
 
     async def _abort(self) -> None:
+        failure = self.session.failure
+        code, reason = (
+            (failure.close_code, failure.close_reason)
+            if failure
+            else (CLOSE_SETUP_TIMEOUT, "setup failed")
+        )
         try:
-            await self._ws.close(CLOSE_SETUP_TIMEOUT, "setup failed")
+            await self._ws.close(code, reason)
         finally:
             if self.session.close_error is None:
-                self.session.closed(1000, "setup failed")
+                self.session.closed(code, reason)
 
     @property
     def latency(self) -> float:

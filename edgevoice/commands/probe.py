@@ -38,7 +38,7 @@ from edgevoice.commands._common import with_config
 from edgevoice.config import Config
 from edgevoice.credentials import Credential
 from edgevoice.errors import ConnectError, EdgevoiceError, error_class_of
-from edgevoice.live.messages import (
+from edgevoice.live.events import (
     AudioChunk,
     InputTranscription,
     OutputTranscription,
@@ -264,7 +264,7 @@ async def _probe(
     reply: ReplyFile | None,
 ) -> int:
     started = time.monotonic()
-    conn = await LiveConnection.open(plan.endpoint, credential, plan.session_options())
+    conn = await LiveConnection.open(plan.endpoint, credential, plan.setup())
     try:
         setup_s = time.monotonic() - started
         # Flushed: a person (or a script) watching a pipe sees progress as it happens.
@@ -281,7 +281,7 @@ async def _speak(conn: LiveConnection, seconds: float) -> float:
     """Send the utterance as one turn; the time it ended."""
     pcm = utterance(seconds)
     frame_bytes = MIC_RATE * FRAME_MS // 1000 * 2
-    manual = conn.session.options.manual_activity
+    manual = conn.session.manual_activity
     if manual:
         await conn.begin_activity()
     for offset in range(0, len(pcm), frame_bytes):

@@ -8,11 +8,17 @@ The expectations are written out here, from the doc, not read from the code unde
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from edgevoice.app.session_config import live_plan
+from edgevoice.config import AuthConfig, Config, LiveConfig
+from edgevoice.errors import ConfigError
 
 G25 = "gemini-2.5-flash-native-audio-preview-12-2025"
 G31 = "gemini-3.1-flash-live-preview"
@@ -65,6 +71,16 @@ REFUSED: list[tuple[str, str, dict[str, str], str, str, str]] = [
         "live.thinking_level",
         "refuses to start without a thinking level",
         "§9",
+    ),
+    # Sections 3.4 and 9: extended thinking runs function calls asynchronously only, and the
+    # clock tool needs its answer (BLOCKING, edgevoice.live.tools).
+    (
+        "3.8T blocking tool",
+        G38T,
+        {"thinking_level": '"low"'},
+        "live.tools",
+        "get_time needs BLOCKING calls",
+        "§3.4, §9",
     ),
     (
         "3.8T minimal",
@@ -155,7 +171,7 @@ REFUSED: list[tuple[str, str, dict[str, str], str, str, str]] = [
 ACCEPTED: list[tuple[str, str, dict[str, str], str]] = [
     ("3.8 defaults", G38, {}, "§9: the stable default"),
     ("3.8 proactive on", G38, {"proactive_audio": '"on"'}, "§9: always on; nothing to send"),
-    ("3.8T level", G38T, {"thinking_level": '"high"'}, "§9"),
+    ("3.8T level", G38T, {"thinking_level": '"high"', "tools": "[]"}, "§9"),
     ("2.5 budget 0", G25, {"thinking_budget": "0"}, "§2.2: 0 = off"),
     ("2.5 budget", G25, {"thinking_budget": "1024"}, "§2.2"),
     (
@@ -170,6 +186,7 @@ ACCEPTED: list[tuple[str, str, dict[str, str], str]] = [
 
 
 def config_text(model: str, settings: dict[str, str]) -> str:
+    """A config file setting `model` and `settings` (TOML values; "auth.x" keys go to [auth])."""
     live = [f'model = "{model}"']
     auth = []
     for key, value in settings.items():
@@ -274,3 +291,28 @@ def test_the_problem_comes_from_where_the_setting_was_made(
     assert f"live.thinking_level: {G38} takes no thinking level; remove it ({path} and --set)" in (
         result.err
     )
+
+
+@pytest.mark.parametrize(
+    ("model", "settings", "key", "fragment", "source"),
+    [case[1:] for case in REFUSED],
+    ids=[case[0] for case in REFUSED],
+)
+def test_the_setup_refuses_the_same_key_when_the_config_checks_are_bypassed(
+    model: str, settings: dict[str, str], key: str, fragment: str, source: str
+) -> None:
+    """One path, two guards: the live layer's Setup (edgevoice.live.setup_rules) refuses the
+    same settings, and `live_plan` reports its refusal as a config problem with the same key,
+    even for a Config built without `parse_config`'s checks."""
+    values = tomllib.loads(config_text(model, settings))
+    live = dataclasses.replace(LiveConfig(), **_typed(LiveConfig, values["live"]))
+    auth = dataclasses.replace(AuthConfig(), **_typed(AuthConfig, values.get("auth", {})))
+    with pytest.raises(ConfigError) as caught:
+        live_plan(dataclasses.replace(Config(), live=live, auth=auth))
+    keys = [p.key for p in caught.value.problems]
+    assert keys == [key], f"{source}: {caught.value}"
+    assert model in str(caught.value)
+
+
+def _typed(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}

@@ -16,10 +16,10 @@ from wskit import (
     api_key,
     assert_class,
     endpoint,
+    make_setup,
     manual_turn,
     of_type,
     open_connection,
-    options,
     tone,
     transcript,
 )
@@ -30,7 +30,7 @@ from edgevoice.errors import (
     RemoteProtocolError,
     SessionClosedError,
 )
-from edgevoice.live.messages import AudioChunk, GoAway, TurnComplete
+from edgevoice.live.events import AudioChunk, GoAway, TurnComplete
 from edgevoice.sim import Fault, SimOptions
 from edgevoice.sim.options import RefuseMode
 
@@ -56,7 +56,7 @@ async def test_bad_api_key_is_1007_fatal(sim_factory: SimFactory) -> None:
 async def test_unknown_model_is_1008_fatal(sim_factory: SimFactory) -> None:
     async with sim_factory() as sim:
         with pytest.raises(SessionClosedError) as caught:
-            await open_connection(sim, session_options=options(model="gemini-0.1-nonexistent"))
+            await open_connection(sim, session_setup=make_setup(model="gemini-0.1-nonexistent"))
 
     error = caught.value
     assert error.code == 1008

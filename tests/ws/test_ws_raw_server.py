@@ -9,7 +9,7 @@ import json
 from websockets.asyncio.server import ServerConnection, serve
 from wskit import TIMEOUT, Reader, open_connection
 
-from edgevoice.live.messages import GoAway, SessionResumptionUpdate, SetupComplete, TurnComplete
+from edgevoice.live.events import GoAway, SessionResumptionUpdate, SetupComplete, TurnComplete
 
 
 async def test_events_in_the_setup_complete_frame_are_not_lost() -> None:

@@ -4,6 +4,7 @@ barge-in, unknown messages, keepalive and sending after a close."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -12,15 +13,16 @@ import pytest
 from wskit import (
     KEY,
     MODEL,
+    SERVER_VAD,
     TIMEOUT,
     TOKEN,
     Reader,
     assert_class,
     endpoint,
+    make_setup,
     manual_turn,
     of_type,
     open_connection,
-    options,
     send_pcm,
     silence,
     token,
@@ -29,7 +31,7 @@ from wskit import (
 )
 
 from edgevoice.errors import ErrorClass, LocalProtocolError, SessionClosedError
-from edgevoice.live.messages import (
+from edgevoice.live.events import (
     AudioChunk,
     GenerationComplete,
     InputTranscription,
@@ -40,6 +42,8 @@ from edgevoice.live.messages import (
     TurnComplete,
     UsageMetadata,
 )
+from edgevoice.live.models import Behavior
+from edgevoice.live.states import ModelTurn
 from edgevoice.live.tools import ToolContext, declarations_for, run_local_tool
 from edgevoice.sim import Fault, SimOptions
 
@@ -113,7 +117,7 @@ def _keys(value: Any) -> list[str]:
 
 async def test_automatic_activity_detection_turn(sim_factory: SimFactory) -> None:
     async with sim_factory() as sim:
-        conn = await open_connection(sim, session_options=options(manual_activity=False))
+        conn = await open_connection(sim, session_setup=make_setup(activity_detection=SERVER_VAD))
         reader = Reader(conn)
         with pytest.raises(LocalProtocolError):  # button calls are refused with server VAD
             await conn.begin_activity()
@@ -164,7 +168,7 @@ async def test_tool_call_answered_with_local_tool(sim_factory: SimFactory) -> No
     context = ToolContext(local_time="Tuesday 2025-03-04 14:05 CET")
     async with sim_factory(SimOptions(pace=0, tool_call_every=2)) as sim:
         conn = await open_connection(
-            sim, session_options=options(tools=declarations_for(["get_time"]))
+            sim, session_setup=make_setup(function_declarations=declarations_for(["get_time"]))
         )
         reader = Reader(conn)
         calls: list[ToolCall] = []
@@ -209,7 +213,7 @@ async def test_barge_in_interrupts_the_answer(sim_factory: SimFactory) -> None:
         reader = Reader(conn)
         await manual_turn(conn, tone(6.0))
         await reader.until(lambda e: isinstance(e, AudioChunk))
-        assert conn.session.model_turn_in_progress
+        assert conn.session.model_turn is ModelTurn.ANSWERING
         await conn.begin_activity()  # barge-in
         cut = await reader.turn()
         await conn.end_activity()  # the new (empty) turn gets its own answer
@@ -225,10 +229,11 @@ async def test_barge_in_interrupts_the_answer(sim_factory: SimFactory) -> None:
 
 
 async def test_barge_in_while_a_tool_call_is_pending_cancels_it(sim_factory: SimFactory) -> None:
+    # A NON_BLOCKING declaration: during a *blocking* call the session holds activityStart back
+    # (docs/live-protocol.md section 3.2), so only a non-blocking call can be barged in on.
+    clock = dataclasses.replace(declarations_for(["get_time"])[0], behavior=Behavior.NON_BLOCKING)
     async with sim_factory(SimOptions(pace=0, tool_call_every=1)) as sim:
-        conn = await open_connection(
-            sim, session_options=options(tools=declarations_for(["get_time"]))
-        )
+        conn = await open_connection(sim, session_setup=make_setup(function_declarations=(clock,)))
         reader = Reader(conn)
         await manual_turn(conn, tone(0.3))
         call = (await reader.until(lambda e: isinstance(e, ToolCall)))[-1]
