@@ -37,7 +37,7 @@ def no_default_file() -> None:
             "remove it or set live.compression = true (--set)",
         ),
         (
-            ["live.model=gemini-3.8-live-extended-thinking"],
+            ["live.model=gemini-3.8-live-extended-thinking", "live.tools=[]"],
             "live.thinking_level: gemini-3.8-live-extended-thinking refuses to start without a "
             "thinking level; set one of low, medium, high (--set)",
         ),

@@ -91,6 +91,15 @@ CASES = [
     Case("server-vad", '[trigger]\nmode = "voice"\n[vad]\nend_of_speech = "server"\n'),
     Case("integer-for-a-float", "[live]\nconnect_timeout = 5\nsetup_timeout = 120\n"),
     Case("dotted-keys-at-top-level", 'live.voice = "Kore"\naudio.volume = 0\n'),
+    # --- the Gemini 3.8 keys, as the setup frame carries them --------------------------------
+    Case("turn-options", '[live]\nactivity_handling = "no_interruption"\n'
+         'turn_coverage = "only_activity"\ntranscription_languages = ["de-DE", "en"]\n'),
+    Case("2.5-thinking-off", '[live]\nmodel = "gemini-2.5-flash-native-audio-preview-12-2025"\n'
+         'fallback_models = ["gemini-3.8-live"]\nthinking_budget = -1\n'),
+    Case("2.5-budget", '[live]\nmodel = "gemini-2.5-flash-native-audio-preview-12-2025"\n'
+         "thinking_budget = 256\n"),
+    Case("3.8-with-a-2.5-fallback", '[live]\nproactive_audio = "on"\n'
+         'fallback_models = ["gemini-2.5-flash-native-audio-preview-09-2025"]\n'),
 ]  # fmt: skip
 
 
