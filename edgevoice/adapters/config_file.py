@@ -90,12 +90,6 @@ def config_location(
     return ConfigLocation(DEFAULT_CONFIG_PATH, None)
 
 
-def config_path(explicit: str | None, environ: Mapping[str, str] | None = None) -> tuple[str, bool]:
-    """The config path and whether a person chose it (explicit or environment)."""
-    location = config_location(explicit, environ)
-    return location.path, location.named_by is not None
-
-
 _KINDS = (
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
     (stat.S_ISSOCK, "a socket"),
