@@ -97,6 +97,9 @@ _HOST_NAME = re.compile(rf"{_HOST_LABEL}(\.{_HOST_LABEL})*\.?")
 
 def endpoint_problem(value: Any) -> str | None:
     url = str(value)
+    if "?" in url or "@" in url:
+        # Checked first, and the URL is not echoed: it may hold a key (?key=, user:key@).
+        return "must not carry a query or credentials (the key goes in a header, never the URL)"
     if not url.isascii() or any(c.isspace() for c in url):
         return (
             f"{show(url)} must be an ASCII URL without spaces (write an international host "
@@ -113,8 +116,6 @@ def endpoint_problem(value: Any) -> str | None:
         return f"{show(url)} is not a WebSocket URL; use wss://host[:port]"
     if port == 0:
         return f"{show(url)} has port 0; use a port from 1 to 65535 (or none for 443)"
-    if parts.query or parts.username or parts.password or "@" in parts.netloc:
-        return "must not carry a query or credentials (the key goes in a header, never the URL)"
     if parts.fragment or url.endswith("#"):
         return f"{show(url)} must not carry a #fragment"
     if not _is_ip(parts.hostname) and not _HOST_NAME.fullmatch(parts.hostname):

@@ -126,6 +126,15 @@ def test_endpoints_that_cannot_connect(url: str, fragment: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
+    ["wss://h:99999/?key=AIzaSecret1234", "wss://u:AIzaSecret1234@h:abc", "x?key=AIzaSecret1234"],
+)
+def test_an_endpoint_with_a_key_in_it_is_never_echoed(url: str) -> None:
+    message = problems(f'[live]\nendpoint = "{url}"\n')["live.endpoint"]
+    assert "never the URL" in message and "AIzaSecret1234" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
     [
         "wss://generativelanguage.googleapis.com",
         "wss://h.example:443/prefix",
