@@ -37,7 +37,7 @@ from edgevoice.app.session_config import LivePlan, live_plan
 from edgevoice.commands._common import with_config
 from edgevoice.config import Config
 from edgevoice.credentials import Credential
-from edgevoice.errors import ConnectError, EdgevoiceError, error_class_of
+from edgevoice.errors import ConfigError, ConnectError, EdgevoiceError, error_class_of
 from edgevoice.live.events import (
     AudioChunk,
     InputTranscription,
@@ -205,17 +205,20 @@ def probe(args: argparse.Namespace, config: Config) -> int:
         if problem is not None:
             print(f"edgevoice probe: {problem}", file=sys.stderr)
             return 2
-    credential = CredentialSource(config.auth).resolve()
+    status = 1
     try:
+        credential = CredentialSource(config.auth).resolve()  # 78 when missing or unsafe
         status = asyncio.run(_interruptible(args, config, plan, credential, reply))
-    except EdgevoiceError as exc:
+    except (EdgevoiceError, OSError) as exc:
+        if isinstance(exc, ConfigError):
+            raise  # reported by with_config, exit 78
         print(
             f"probe failed ({error_class_of(exc).value}): {printable(str(exc), 500)}",
             file=sys.stderr,
         )
-        status = 1
-    if reply is not None and status != 0:
-        reply.discard()
+    finally:
+        if reply is not None and status != 0:
+            reply.discard()  # only a complete answer replaces the file; no .part is left
     return status
 
 

@@ -231,3 +231,13 @@ def test_ctrl_c_anywhere_is_one_line_and_130(tmp_path: Path) -> None:
     assert process.returncode == 130
     assert err == "edgevoice: interrupted\n"
     assert out == ""
+
+
+def test_a_missing_key_leaves_no_partial_reply_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reply = tmp_path / "reply.wav"
+    argv = ["probe", "--config", "/dev/null", "--set", "live.endpoint=ws://127.0.0.1:9"]
+    assert main([*argv, "--save-reply", str(reply)]) == 78  # no GEMINI_API_KEY here
+    assert "no API key found" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
