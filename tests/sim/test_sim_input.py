@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from simkit import ask, client, output_text, session, setup, silence, tone
 
-from edgevoice.live.messages import _decode_base64 as daemon_decode  # the oracle for strictness
+from edgevoice.live.decode import _decode_base64 as daemon_decode  # the oracle for strictness
 from edgevoice.sim import SimOptions
 from edgevoice.sim.proto import FrameRejected, ParseContext, decode_base64, parse_client_frame
 
