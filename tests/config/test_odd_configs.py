@@ -98,7 +98,7 @@ CASES = [
          'fallback_models = ["gemini-3.8-live"]\nthinking_budget = -1\n'),
     Case("2.5-budget", '[live]\nmodel = "gemini-2.5-flash-native-audio-preview-12-2025"\n'
          "thinking_budget = 256\n"),
-    Case("3.8-with-a-2.5-fallback", '[live]\nproactive_audio = "on"\n'
+    Case("3.8-with-a-2.5-fallback", '[live]\nproactive_audio = "on"\napi_version = "v1alpha"\n'
          'fallback_models = ["gemini-2.5-flash-native-audio-preview-09-2025"]\n'),
 ]  # fmt: skip
 
