@@ -241,3 +241,12 @@ def test_a_missing_key_leaves_no_partial_reply_file(
     assert main([*argv, "--save-reply", str(reply)]) == 78  # no GEMINI_API_KEY here
     assert "no API key found" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "abc", "1e3"])
+def test_a_bad_simulator_port_is_one_line(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["simulator", "--port", port])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a port (0-65535; 0 = any free)" in err
