@@ -16,10 +16,12 @@ from collections.abc import Callable
 from edgevoice.adapters.config_file import LoadedConfig, load_config_from_args
 from edgevoice.app.log_setup import setup_logging
 from edgevoice.config import Config
-from edgevoice.errors import ConfigError, ConfigProblem
+from edgevoice.errors import ConfigError, ConfigProblem, EdgevoiceError, error_class_of
+from edgevoice.redact import printable
 
 CommandBody = Callable[[argparse.Namespace, Config], int]
 EX_USAGE = 2  # what argparse returns for a command line it cannot use
+EX_UNAVAILABLE = 69  # a service (token server, network) or a device is not there now
 log = logging.getLogger("edgevoice")
 
 
@@ -46,7 +48,8 @@ def with_config(body: CommandBody, *, announce: bool = True) -> Callable[[argpar
 
     With `announce`, the file read is logged at info ("config: /etc/edgevoice/edgevoice.toml").
     A ConfigError raised by the body (a key file found too open, a setup frame the config cannot
-    make) is reported like one found while loading: exit 78.
+    make) is reported like one found while loading: exit 78. Any other edgevoice error that
+    escapes the body (a token command that failed) is one line with its class: exit 69.
     """
     return with_loaded_config(lambda args, loaded: body(args, loaded.config), announce=announce)
 
@@ -68,6 +71,12 @@ def with_loaded_config(
             return body(args, loaded)
         except ConfigError as error:
             return report_config_error(error)
+        except EdgevoiceError as error:  # e.g. a token command that failed: one line, no trace
+            print(
+                f"edgevoice: {error_class_of(error).value} error: {printable(str(error), 500)}",
+                file=sys.stderr,
+            )
+            return EX_UNAVAILABLE
 
     return run
 

@@ -250,3 +250,23 @@ def test_a_bad_simulator_port_is_one_line(port: str, capsys: pytest.CaptureFixtu
     assert caught.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a port (0-65535; 0 = any free)" in err
+
+
+def test_an_edgevoice_error_escaping_a_command_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A token server that is down is a transient error, not a config problem (issue 7 section
+    # 2): a command that meets it says so in one line and exits 69, never with a traceback.
+    import argparse
+
+    from edgevoice.commands._common import with_config
+    from edgevoice.errors import ConnectError
+
+    def body(args: argparse.Namespace, config: Any) -> int:
+        raise ConnectError("token server unreachable\nforged line")
+
+    args = argparse.Namespace(config="/dev/null", overrides=[], log_level="error", verbose=False)
+    assert with_config(body)(args) == 69
+    assert capsys.readouterr().err == (
+        "edgevoice: transient error: token server unreachable\\x0aforged line\n"
+    )
