@@ -118,4 +118,4 @@ def test_the_same_tone_every_time() -> None:
 def test_a_tone_sounds_the_same_at_every_rate(kind: Earcon) -> None:
     reference = pitch_contour(kind, 48_000)
     for rate in (8000, 11025, 22050, 192_000):
-        assert pitch_contour(kind, rate) == reference
+        assert pitch_contour(kind, rate) == pytest.approx(reference, rel=0.03)
