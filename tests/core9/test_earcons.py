@@ -78,10 +78,10 @@ def pitch_contour(kind: Earcon, rate: int = 16_000) -> list[float]:
             if contour and contour[-1] != 0.0:
                 contour.append(0.0)
             continue
-        spectrum = np.abs(np.fft.rfft(part * np.hanning(window), n=8 * window))
-        hz = float(np.fft.rfftfreq(8 * window, 1 / rate)[np.argmax(spectrum)])
+        spectrum = np.abs(np.fft.rfft(part * np.hanning(window), n=32 * window))
+        hz = float(np.fft.rfftfreq(32 * window, 1 / rate)[np.argmax(spectrum)])
         if not contour or abs(contour[-1] - hz) > 0.06 * hz:
-            contour.append(round(hz, -1))
+            contour.append(round(hz))
     return [hz for hz in contour if hz] if contour else []
 
 
@@ -94,13 +94,17 @@ def test_each_earcon_has_the_shape_its_doc_promises() -> None:
     offline = pitch_contour(Earcon.OFFLINE)
     assert len(offline) == 3 and offline[0] > offline[1] > offline[2]  # three, falling
     limit = pitch_contour(Earcon.LIMIT)
-    assert len(limit) == 3 and len(set(limit)) == 1 and limit[0] > 800  # three high, the same
+    assert len(limit) == 3 and max(limit) - min(limit) < 0.02 * limit[0]  # three, the same
+    assert limit[0] > 800  # high
 
 
 def test_every_pair_differs_in_pitch_or_shape() -> None:
     shapes = {kind: tuple(pitch_contour(kind)) for kind in Earcon}
     for a, b in itertools.combinations(Earcon, 2):
-        assert shapes[a] != shapes[b], (a, b)
+        same_shape = len(shapes[a]) == len(shapes[b]) and all(
+            abs(x - y) < 0.06 * x for x, y in zip(shapes[a], shapes[b], strict=True)
+        )
+        assert not same_shape, (a, b)
 
 
 @pytest.mark.parametrize("rate", [7999, 192_001, 0, -16000, 16000.0, True])
