@@ -36,7 +36,7 @@ def session_setup(config: Config, resumption_handle: str | None = None) -> Setup
         activity_detection=ActivityDetection(
             disabled=manual, silence_duration_ms=None if manual else config.vad.end_ms
         ),
-        function_declarations=declarations_for(live.tools),
+        function_declarations=declarations_for(live.tools, live.model),
         api_version=live.api_version,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import logging
 import sys
 import time
@@ -115,10 +116,10 @@ async def _probe(args: argparse.Namespace, config: Config, credential: Any) -> i
                 elif isinstance(event, OutputTranscription):
                     said.append(event.text)
                 elif isinstance(event, ToolCall):
-                    context = ToolContext(local_time=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+                    context = ToolContext(now=datetime.datetime.now().astimezone())
                     for call in event.calls:
-                        result = run_local_tool(call, context, config.live.tools)
-                        await conn.send_tool_response(call.id, call.name, result)
+                        outcome = run_local_tool(call, context, config.live.tools)
+                        await conn.send_tool_response(call.id, call.name, outcome.response)
                 elif isinstance(event, SessionResumptionUpdate) and event.resumable:
                     handle = True
                 elif isinstance(event, TurnComplete):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -165,10 +166,12 @@ async def test_ephemeral_token_uses_constrained_v1alpha_and_authorization_header
 
 
 async def test_tool_call_answered_with_local_tool(sim_factory: SimFactory) -> None:
-    context = ToolContext(local_time="Tuesday 2025-03-04 14:05 CET")
+    cet = datetime.timezone(datetime.timedelta(hours=1), "CET")
+    context = ToolContext(datetime.datetime(2025, 3, 4, 14, 5, tzinfo=cet), "Europe/Berlin")
     async with sim_factory(SimOptions(pace=0, tool_call_every=2)) as sim:
         conn = await open_connection(
-            sim, session_setup=make_setup(function_declarations=declarations_for(["get_time"]))
+            sim,
+            session_setup=make_setup(function_declarations=declarations_for(["get_time"], MODEL)),
         )
         reader = Reader(conn)
         calls: list[ToolCall] = []
@@ -178,7 +181,7 @@ async def test_tool_call_answered_with_local_tool(sim_factory: SimFactory) -> No
             if isinstance(events[-1], ToolCall):
                 calls.append(events[-1])
                 for call in events[-1].calls:
-                    result = run_local_tool(call, context, ["get_time"])
+                    result = run_local_tool(call, context, ["get_time"]).response
                     await conn.send_tool_response(call.id, call.name, result)
                 events += await reader.turn()
         await conn.close()
@@ -197,7 +200,13 @@ async def test_tool_call_answered_with_local_tool(sim_factory: SimFactory) -> No
                     {
                         "id": calls[0].calls[0].id,
                         "name": "get_time",
-                        "response": {"local_time": "Tuesday 2025-03-04 14:05 CET"},
+                        "response": {
+                            "date": "2025-03-04",
+                            "time": "14:05",
+                            "weekday": "Tuesday",
+                            "time_zone": "Europe/Berlin",
+                            "utc_offset": "+01:00",
+                        },
                     }
                 ]
             }
@@ -231,7 +240,9 @@ async def test_barge_in_interrupts_the_answer(sim_factory: SimFactory) -> None:
 async def test_barge_in_while_a_tool_call_is_pending_cancels_it(sim_factory: SimFactory) -> None:
     # A NON_BLOCKING declaration: during a *blocking* call the session holds activityStart back
     # (docs/live-protocol.md section 3.2), so only a non-blocking call can be barged in on.
-    clock = dataclasses.replace(declarations_for(["get_time"])[0], behavior=Behavior.NON_BLOCKING)
+    clock = dataclasses.replace(
+        declarations_for(["get_time"], MODEL)[0], behavior=Behavior.NON_BLOCKING
+    )
     async with sim_factory(SimOptions(pace=0, tool_call_every=1)) as sim:
         conn = await open_connection(sim, session_setup=make_setup(function_declarations=(clock,)))
         reader = Reader(conn)
