@@ -237,6 +237,12 @@ async def test_barge_in_interrupts_the_answer(sim_factory: SimFactory) -> None:
     assert transcript(events).startswith("Parrot turn 2:")
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="sim branch: on 2.5 the simulator now closes 1008 'The operation was aborted.' on "
+    "activityStart during a pending blocking call (protocol doc 3.2); the cancellation path "
+    "is 3.8 with behavior BLOCKING (owner: ws helper)",
+)
 async def test_barge_in_while_a_tool_call_is_pending_cancels_it(sim_factory: SimFactory) -> None:
     # A NON_BLOCKING declaration: during a *blocking* call the session holds activityStart back
     # (docs/live-protocol.md section 3.2), so only a non-blocking call can be barged in on.
