@@ -173,18 +173,38 @@ def _string(schema: Mapping[str, object], path: str, problems: list[str]) -> Non
             )
         elif len(set(enum)) != len(enum):
             problems.append(f"{_where(path, 'enum')}: lists a value twice")
-    if "maxLength" in schema and not _whole(schema["maxLength"], 0):
+    max_length = schema.get("maxLength")
+    if "maxLength" in schema and not _whole(max_length, 0):
         problems.append(f"{_where(path, 'maxLength')}: must be a whole number >= 0")
+        max_length = None
+    pattern: str | None = None
     if "pattern" in schema:
         problem = pattern_problem(schema["pattern"])
         if problem:
             problems.append(f"{_where(path, 'pattern')}: {problem}")
-        max_length = schema.get("maxLength")
-        if _whole(max_length, 0) and cast(int, max_length) > MAX_MATCHED:
+        else:
+            pattern = cast(str, schema["pattern"])
+        if isinstance(max_length, int) and max_length > MAX_MATCHED:
             problems.append(
                 f"{_where(path, 'maxLength')}: a pattern is checked on strings of at most "
                 f"{MAX_MATCHED} characters; lower maxLength or drop the pattern"
             )
+    enum = schema.get("enum")
+    if isinstance(enum, list) and all(isinstance(v, str) for v in enum):
+        # An enum value the other keywords refuse could be offered to the model but never pass.
+        for value in cast(list[str], enum):
+            if isinstance(max_length, int) and len(value) > max_length:
+                problems.append(
+                    f"{_where(path, 'enum')}: {snippet(value)} is longer than maxLength "
+                    f"{max_length}; no call could pass it"
+                )
+            elif pattern is not None and (
+                len(value) > MAX_MATCHED or re.search(pattern, value) is None
+            ):
+                problems.append(
+                    f"{_where(path, 'enum')}: {snippet(value)} does not match the pattern; no "
+                    "call could pass it"
+                )
 
 
 def _bounds(schema: Mapping[str, object], path: str, kind: str, problems: list[str]) -> None:

@@ -89,6 +89,14 @@ def test_a_schema_of_the_subset_has_no_problems() -> None:
         (obj(a={"type": "string", "enum": []}), "properties.a.enum: must be a list"),
         (obj(a={"type": "string", "enum": [1, 2]}), "enum values as strings"),
         (obj(a={"type": "string", "enum": ["x", "x"]}), "properties.a.enum: lists a value"),
+        (
+            obj(a={"type": "string", "enum": ["on", "off"], "maxLength": 2}),
+            "properties.a.enum: 'off' is longer than maxLength 2; no call could pass it",
+        ),
+        (
+            obj(a={"type": "string", "enum": ["on", "Off"], "pattern": "^[a-z]+$"}),
+            "properties.a.enum: 'Off' does not match the pattern",
+        ),
         (obj(a={"type": "string", "maxLength": -1}), "maxLength: must be a whole number"),
         (obj(a={"type": "string", "maxLength": 2.5}), "maxLength: must be a whole number"),
         (obj(a={"type": "string", "maxLength": True}), "maxLength: must be a whole number"),
@@ -304,7 +312,7 @@ def leaf_schemas() -> st.SearchStrategy[dict[str, Any]]:
         {"type": st.just("string")},
         optional={
             "enum": st.lists(st.text(min_size=1, max_size=5), min_size=1, max_size=4, unique=True),
-            "maxLength": st.integers(0, 30),
+            "maxLength": st.integers(5, 30),  # at least as long as every enum value
             "description": st.text(max_size=20),
         },
     )
