@@ -134,9 +134,9 @@ class GateTiming:
       longest a candidate can last).
     """
 
-    onset_ms: int = 60
-    min_utterance_ms: int = 300
-    end_ms: int = 700
+    onset_ms: int = 120
+    min_utterance_ms: int = 400
+    end_ms: int = 800  # manual turns get no server padding: at least 500 ms (protocol doc 3.2)
     preroll_ms: int = 300
     max_turn_ms: int = 30_000
     frame_ms: int = FRAME_MS

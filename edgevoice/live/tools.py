@@ -8,7 +8,7 @@ Built-ins: `get_time`, `get_volume`, `set_volume`, `mute` (the microphone) and
 2. A `ToolCall` arrives: for each call, `outcome = run_local_tool(call, context, enabled)` with a
    `ToolContext` the app measured right before (the local time, the speaker's volume). Answer
    with `session.send_tool_response(call.id, call.name, outcome.response,
-   scheduling_for(call.name, model, outcome))`.
+   scheduling_for(session.setup, call.name, outcome))`.
 3. Then carry out `outcome.action`, if any: `SetVolume(percent)` (set the speaker),
    `Mute()` (mute the microphone, as `ctl mute`), `EndConversation()` (once the model's reply
    has played: stop listening, close the connection with 1000, drop the resumption handle).
@@ -48,7 +48,7 @@ from types import MappingProxyType
 from typing import TypeAlias
 
 from edgevoice.live.events import FunctionCall
-from edgevoice.live.frames import FunctionDeclaration, Scheduling
+from edgevoice.live.frames import FunctionDeclaration, Scheduling, Setup
 from edgevoice.live.json_schema import check_arguments, live_parameters, schema_problems
 from edgevoice.live.json_view import JsonValue, snippet
 from edgevoice.live.models import Behavior, rules_for, takes_scheduling
@@ -322,14 +322,23 @@ def declarations_for(names: Iterable[str], model: str) -> tuple[FunctionDeclarat
     return tuple(LOCAL_TOOLS[n].declaration(model) for n in wanted)
 
 
-def scheduling_for(name: str, model: str, outcome: ToolOutcome) -> Scheduling | None:
-    """The scheduling to answer a call of built-in `name` with on `model` (None: none allowed,
-    the call blocks). A name that is not a built-in was declared by nobody here: the family's
-    default behaviour decides, and a scheduling it takes is WHEN_IDLE."""
+def scheduling_for(setup: Setup, name: str, outcome: ToolOutcome) -> Scheduling | None:
+    """The scheduling to answer a call of `name` with, under the `setup` the session runs
+    (`session.setup`); None when the call blocks there (LiveSession refuses a scheduling then).
+
+    Whether a scheduling is allowed is decided exactly as LiveSession decides it: by the
+    behaviour `name` was declared with in `setup` (a name declared nowhere follows the family's
+    default). Its value: the built-in's `Timing` when `setup` declares the built-in, WHEN_IDLE
+    otherwise; a failed call is never SILENT.
+    """
+    if not takes_scheduling(setup.model, setup.declared_behavior(name)):
+        return None
     tool = LOCAL_TOOLS.get(name)
-    if tool is not None:
-        return response_scheduling(tool.timing, model, outcome.failed)
-    return Scheduling.WHEN_IDLE if takes_scheduling(model, None) else None
+    declared = any(d.name == name for d in setup.function_declarations)
+    scheduling = tool.timing.scheduling if tool is not None and declared else Scheduling.WHEN_IDLE
+    if outcome.failed and scheduling is Scheduling.SILENT:
+        return Scheduling.WHEN_IDLE
+    return scheduling
 
 
 def run_local_tool(

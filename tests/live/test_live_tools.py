@@ -166,7 +166,7 @@ def test_every_answer_carries_the_scheduling_its_family_allows(
     for call in event.calls:
         outcome = run_local_tool(call, NOON)
         assert not outcome.failed, outcome
-        scheduling = scheduling_for(call.name, model, outcome)
+        scheduling = scheduling_for(session.setup, call.name, outcome)
         schedulings.append(scheduling)
         session.send_tool_response(call.id, call.name, outcome.response, scheduling)
     assert tuple(schedulings) == SCHEDULING[model]
@@ -194,7 +194,7 @@ def test_a_failed_call_is_answered_so_the_person_hears_it(
 ) -> None:
     outcome = run_local_tool(FunctionCall("c", name, args), NOON)
     assert outcome.failed and outcome.action is None
-    assert scheduling_for(name, model, outcome) is expected
+    assert scheduling_for(all_tools_setup(model), name, outcome) is expected
 
 
 @pytest.mark.parametrize(
@@ -205,7 +205,31 @@ def test_a_call_nobody_declared_follows_the_family_default(
 ) -> None:
     outcome = run_local_tool(FunctionCall("c", "open_door", {}), NOON)
     assert outcome.failed
-    assert scheduling_for("open_door", model, outcome) is expected
+    assert scheduling_for(all_tools_setup(model), "open_door", outcome) is expected
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_built_in_the_setup_does_not_offer_is_answered_as_the_session_allows(
+    model: str,
+) -> None:
+    # The model calls `mute` although only get_time was offered: the session decides by the
+    # family default for an undeclared name, and so must the scheduling.
+    setup = Setup(
+        model=model,
+        activity_detection=ActivityDetection(disabled=True),
+        function_declarations=declarations_for(["get_time"], model),
+        **thinking(model),
+    )
+    session = LiveSession(setup)
+    session.start()
+    session.receive('{"setupComplete":{}}', now=0.0)
+    call = {"id": "m1", "name": "mute", "args": {}}
+    session.receive(json.dumps({"toolCall": {"functionCalls": [call]}}), now=0.0)
+    outcome = run_local_tool(FunctionCall("m1", "mute", {}), NOON, enabled=["get_time"])
+    assert outcome.failed and outcome.action is None
+    scheduling = scheduling_for(session.setup, "mute", outcome)
+    assert scheduling is (WHEN_IDLE if model in (M38, M38T) else None)
+    session.send_tool_response("m1", "mute", outcome.response, scheduling)  # accepted
 
 
 # --------------------------------------------------------------------------------------------
@@ -376,4 +400,4 @@ def test_no_call_makes_a_handler_raise(name: str, args: dict[str, Any], model: s
     json.dumps(outcome.response, allow_nan=False)  # the answer can always be sent
     if outcome.failed:
         assert outcome.action is None
-    scheduling_for(name, model, outcome)
+    scheduling_for(all_tools_setup(model), name, outcome)
