@@ -409,7 +409,6 @@ def _family_problems(
                 f"{name} has no affective dialog (only gemini-2.5 native audio had it); "
                 "set it to false",
             )
-        problems += _tool_problems(config, rules, name, model_key)
     if sends_proactivity and not v1alpha:
         problem(
             "live.proactive_audio",
@@ -430,28 +429,6 @@ def _family_problems(
             f"needs live.api_version = 'v1alpha' for {name}",
             "live.api_version",
         )
-    return problems
-
-
-def _tool_problems(
-    config: Config, rules: FamilyRules, name: str, model_key: str
-) -> list[ConfigProblem]:
-    """Each local tool declares the behaviour it needs (a clock answer needs its result:
-    BLOCKING); a family that cannot run it refuses the setup (section 3.4, section 9: 3.8
-    extended thinking runs asynchronous calls only, 3.1 synchronous ones only)."""
-    problems = []
-    for tool in config.live.tools:
-        behavior = LOCAL_TOOLS[tool].declaration.behavior
-        if behavior is not None and behavior not in rules.behaviors:
-            runs = " or ".join(sorted(b.value for b in rules.behaviors))
-            problems.append(
-                ConfigProblem(
-                    "live.tools",
-                    f"{tool} needs {behavior.value} calls, and {name} runs {runs} calls only; "
-                    "remove it from live.tools or pick another model",
-                    config.source_of("live.tools", model_key),
-                )
-            )
     return problems
 
 

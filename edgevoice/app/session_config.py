@@ -173,7 +173,7 @@ def build_setup(config: Config, model: str) -> Setup:
         thinking_level=live.thinking_level or None,
         proactive_audio=PROACTIVE_AUDIO[live.proactive_audio],
         affective_dialog=True if live.affective_dialog else None,
-        function_declarations=declarations_for(live.tools),
+        function_declarations=declarations_for(live.tools, model),
         api_version=effective_api_version(config),
         constrained_endpoint=bool(config.auth.token_command),
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import logging
 import math
 import os
@@ -316,10 +317,10 @@ async def _listen(conn: LiveConnection, config: Config, answer: Answer, seconds:
                 elif isinstance(event, OutputTranscription):
                     answer.add_text(answer.said, event.text)
                 elif isinstance(event, ToolCall):
-                    context = ToolContext(local_time=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+                    context = ToolContext(now=datetime.datetime.now().astimezone())
                     for call in event.calls:
-                        result = run_local_tool(call, context, config.live.tools)
-                        await conn.send_tool_response(call.id, call.name, result)
+                        outcome = run_local_tool(call, context, config.live.tools)
+                        await conn.send_tool_response(call.id, call.name, outcome.response)
                 elif isinstance(event, SessionResumptionUpdate) and event.resumable:
                     answer.handle = True
                 elif isinstance(event, TurnComplete):

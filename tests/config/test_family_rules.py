@@ -72,16 +72,6 @@ REFUSED: list[tuple[str, str, dict[str, str], str, str, str]] = [
         "refuses to start without a thinking level",
         "§9",
     ),
-    # Sections 3.4 and 9: extended thinking runs function calls asynchronously only, and the
-    # clock tool needs its answer (BLOCKING, edgevoice.live.tools).
-    (
-        "3.8T blocking tool",
-        G38T,
-        {"thinking_level": '"low"'},
-        "live.tools",
-        "get_time needs BLOCKING calls",
-        "§3.4, §9",
-    ),
     (
         "3.8T minimal",
         G38T,
