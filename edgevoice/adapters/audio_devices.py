@@ -3,9 +3,14 @@
 - `list_devices(pa)`: the ALSA devices PortAudio sees, as typed `DeviceInfo` records.
 - `find_device(devices, wanted, kind)`: the configured name, matched exactly or as a unique
   substring; otherwise `DeviceNotFoundError` listing the candidates.
-- `choose_rate(...)`: the configured rate when the device takes it, else the device's default.
+- `open_stream(...)`: open at the configured rate, or at the device's default rate when it
+  refuses that one (the open itself is the test: pyaudio's `is_format_supported` holds the GIL
+  while it opens the device, so a device that blocks there would freeze every thread).
 - `device_error(exc, ...)`: a PortAudio `OSError` turned into the typed, retryable error.
 - `run_in_thread(fn, ...)`: run a blocking PortAudio call (open, close) off the event loop.
+- `open_in_thread` / `start_in_thread` / `close_stream`: the same, bounded in time, for the
+  capture and playback adapters. PortAudio itself is started and released by
+  `edgevoice.adapters.portaudio_startup`.
 
 pyaudio has no type stubs; every value read from it is converted to a plain type here, so the
 rest of the package is typed. A PyAudio handle is `Any` (`PortAudio` below).
@@ -26,11 +31,22 @@ from typing import Any, Literal, TypeVar
 
 import pyaudio
 
-from edgevoice.errors import AudioDeviceError, DeviceBusyError, DeviceNotFoundError
+from edgevoice.adapters.portaudio_startup import (
+    STARTUP_TIMEOUT,
+    PortAudio,
+    blocked_hint,
+    start_portaudio,
+    stop_portaudio,
+)
+from edgevoice.errors import (
+    AudioDeviceError,
+    DeviceBusyError,
+    DeviceNotFoundError,
+    DeviceStalledError,
+)
 
 log = logging.getLogger(__name__)
 
-PortAudio = Any  # a pyaudio.PyAudio instance (untyped library)
 Kind = Literal["input", "output"]
 T = TypeVar("T")
 
@@ -128,23 +144,6 @@ def rate_supported(pa: PortAudio, device: DeviceInfo, kind: Kind, rate: int, cha
     except ValueError:  # pyaudio reports "not supported" (and a busy device) as ValueError
         return False
     return bool(ok)
-
-
-def choose_rate(pa: PortAudio, device: DeviceInfo, kind: Kind, wanted: int, channels: int) -> int:
-    """`wanted` when the device accepts it, else the device's default rate.
-
-    Raises AudioDeviceError when neither works (the message names both rates).
-    """
-    if rate_supported(pa, device, kind, wanted, channels):
-        return wanted
-    fallback = device.default_rate
-    if fallback != wanted and rate_supported(pa, device, kind, fallback, channels):
-        return fallback
-    raise AudioDeviceError(
-        f"{kind} device {device.name!r} accepts neither {wanted} Hz nor its default "
-        f"{fallback} Hz with {channels} channel(s); check audio.{kind}_rate and "
-        f"audio.{kind}_channels against `edgevoice devices`"
-    )
 
 
 def device_error(exc: OSError, kind: Kind, name: str, action: str) -> AudioDeviceError:
@@ -272,32 +271,26 @@ def open_stream(
     channels: int,
     period_ms: int,
     callback: Callable[..., Any],
+    *,
+    startup_timeout: float = STARTUP_TIMEOUT,
 ) -> OpenedStream:
-    """Find the device, pick its rate, and open a callback stream (not started). Blocking.
+    """Find the device and open a callback stream (not started). Blocking; any thread.
 
-    Falls back to the device's default rate, with a warning, when it refuses `wanted_rate`.
-    Raises DeviceNotFoundError, DeviceBusyError or AudioDeviceError; PortAudio is released
-    on failure.
+    Opens at `wanted_rate`, or, with a warning, at the device's default rate when PortAudio
+    says the rate is invalid for it. Raises DeviceNotFoundError, DeviceBusyError or
+    AudioDeviceError; PortAudio is released on failure.
     """
-    pa = factory()
+    pa = start_portaudio(factory, timeout=startup_timeout)
     try:
         device = find_device(list_devices(pa), device_name, kind)
-        rate = choose_rate(pa, device, kind, wanted_rate, channels)
-        if rate != wanted_rate:
-            log.warning(
-                "%s device %r refused %d Hz; using its default rate %d Hz",
-                _LABEL[kind],
-                device.name,
-                wanted_rate,
-                rate,
-            )
         direction: dict[str, Any] = (
             {"input": True, "input_device_index": device.index}
             if kind == "input"
             else {"output": True, "output_device_index": device.index}
         )
-        try:
-            stream = pa.open(
+
+        def attempt(rate: int) -> Any:
+            return pa.open(
                 format=SAMPLE_FORMAT,
                 channels=channels,
                 rate=rate,
@@ -306,12 +299,71 @@ def open_stream(
                 start=False,
                 **direction,
             )
+
+        rate = wanted_rate
+        try:
+            try:
+                stream = attempt(rate)
+            except OSError as exc:
+                if exc.errno != PA_INVALID_SAMPLE_RATE or device.default_rate == wanted_rate:
+                    raise
+                rate = device.default_rate
+                stream = attempt(rate)
+                log.warning(
+                    "%s device %r refused %d Hz; using its default rate %d Hz",
+                    _LABEL[kind],
+                    device.name,
+                    wanted_rate,
+                    rate,
+                )
         except OSError as exc:
+            if exc.errno == PA_INVALID_SAMPLE_RATE:
+                raise AudioDeviceError(
+                    f"{kind} device {device.name!r} accepts neither {wanted_rate} Hz nor its "
+                    f"default {device.default_rate} Hz with {channels} channel(s); check "
+                    f"audio.{kind}_rate and audio.{kind}_channels against `edgevoice devices`"
+                ) from exc
             raise device_error(exc, kind, device.name, "open") from exc
     except BaseException:
-        pa.terminate()
+        stop_portaudio(pa)
         raise
     return OpenedStream(pa, stream, device, rate, kind)
+
+
+async def open_in_thread(
+    open_blocking: Callable[[], OpenedStream], kind: Kind, device_name: str, timeout_s: float
+) -> OpenedStream:
+    """Run `open_blocking` (which calls open_stream) in a helper thread, bounded by `timeout_s`.
+
+    A device that has not opened by then raises DeviceStalledError naming what most likely
+    blocks it; the helper thread is left behind, and a stream it still opens is closed.
+    """
+    label = _LABEL[kind]
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await run_in_thread(
+                open_blocking, name=f"edgevoice-{label}-open", abandon=close_stream_blocking
+            )
+    except TimeoutError:
+        raise DeviceStalledError(
+            f"{label} device {device_name!r} did not open within {timeout_s:g} s: "
+            f"{blocked_hint(device_name)}"
+        ) from None
+
+
+async def start_in_thread(opened: OpenedStream, timeout_s: float) -> None:
+    """Start the stream in a helper thread, bounded by `timeout_s` (DeviceStalledError)."""
+    label = _LABEL[opened.kind]
+    try:
+        async with asyncio.timeout(timeout_s):
+            await run_in_thread(opened.stream.start_stream, name=f"edgevoice-{label}-start")
+    except TimeoutError:
+        raise DeviceStalledError(
+            f"{label} device {opened.device.name!r} did not start within {timeout_s:g} s: "
+            f"{blocked_hint(opened.device.name)}"
+        ) from None
+    except OSError as exc:
+        raise device_error(exc, opened.kind, opened.device.name, "start") from exc
 
 
 def close_stream_blocking(opened: OpenedStream) -> None:
@@ -319,7 +371,7 @@ def close_stream_blocking(opened: OpenedStream) -> None:
     try:
         opened.stream.close()  # an active stream is aborted: pending buffers are discarded
     finally:
-        opened.pa.terminate()
+        stop_portaudio(opened.pa)
 
 
 async def close_stream(opened: OpenedStream, timeout_s: float) -> None:

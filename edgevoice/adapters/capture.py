@@ -35,17 +35,16 @@ import pyaudio
 from edgevoice.adapters.audio_devices import (
     DeviceInfo,
     OpenedStream,
-    PortAudio,
     ThrottledWarning,
     check_alive,
     close_stream,
-    close_stream_blocking,
-    device_error,
+    open_in_thread,
     open_stream,
-    run_in_thread,
+    start_in_thread,
 )
+from edgevoice.adapters.portaudio_startup import PortAudio
 from edgevoice.audio import dsp
-from edgevoice.errors import DeviceStalledError
+from edgevoice.errors import AudioDeviceError, DeviceStalledError
 from edgevoice.ports import FRAME_MS, MIC_RATE, AudioSource
 
 log = logging.getLogger(__name__)
@@ -126,7 +125,9 @@ class PyAudioCapture:
     (2 s = 100 periods of 20 ms by default; measured with `clock`);
     `silence_warning`: seconds of all-zero input before the digital-silence warning;
     `poll_interval`: how often (real seconds) `frames()` checks the stream while it waits;
-    `clock`: monotonic seconds (injectable); `pyaudio_factory`: creates the PyAudio handle.
+    `open_timeout` / `close_timeout`: real seconds `start()` / `close()` may take (a device that
+    blocks is reported or abandoned); `clock`: monotonic seconds (injectable);
+    `pyaudio_factory`: creates the PyAudio handle.
     """
 
     def __init__(
@@ -143,6 +144,7 @@ class PyAudioCapture:
         silence_warning: float = 10.0,
         overflow_log_interval: float = 10.0,
         poll_interval: float = 0.1,
+        open_timeout: float = 10.0,
         close_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         pyaudio_factory: Callable[[], PortAudio] = pyaudio.PyAudio,
@@ -161,6 +163,7 @@ class PyAudioCapture:
         self.stall_timeout = stall_timeout
         self.silence_warning = silence_warning
         self.poll_interval = poll_interval
+        self.open_timeout = open_timeout
         self.close_timeout = close_timeout
         self._clock = clock
         self._factory = pyaudio_factory
@@ -191,17 +194,18 @@ class PyAudioCapture:
     # AudioSource
 
     async def start(self) -> None:
-        """Open and start the device. Raises DeviceNotFoundError, DeviceBusyError or
-        AudioDeviceError (all retryable); a second call while open does nothing."""
+        """Open and start the device, within `open_timeout` seconds.
+
+        Raises DeviceNotFoundError, DeviceBusyError, DeviceStalledError (it did not open in
+        time: the message names what most likely blocks it) or AudioDeviceError, all
+        retryable; a second call while open does nothing."""
         if self._opened is not None:
             return
         # The inbox holds about as much audio as the frame queue, in device periods.
         limit = max(2, math.ceil(self.queue_frames * FRAME_MS / self.period_ms))
         inbox = _Inbox(asyncio.get_running_loop(), limit, lambda: self._drain_inbox(inbox))
-        opened = await run_in_thread(
-            lambda: self._open_blocking(inbox),
-            name="edgevoice-capture-open",
-            abandon=close_stream_blocking,
+        opened = await open_in_thread(
+            lambda: self._open_blocking(inbox), "input", self.device_name, self.open_timeout
         )
         self._opened = opened
         self._inbox = inbox
@@ -213,10 +217,10 @@ class PyAudioCapture:
         self._framer = dsp.Framer(FRAME_SAMPLES)
         self._last_chunk = self._clock()
         try:
-            await run_in_thread(opened.stream.start_stream, name="edgevoice-capture-start")
-        except OSError as exc:
+            await start_in_thread(opened, self.open_timeout)
+        except AudioDeviceError:
             await self.close()
-            raise device_error(exc, "input", opened.device.name, "start") from exc
+            raise
         log.info(
             "capture: %r at %d Hz, %d channel(s), %d ms periods",
             opened.device.name,
@@ -270,6 +274,7 @@ class PyAudioCapture:
             self.channels,
             self.period_ms,
             inbox.callback,
+            startup_timeout=self.open_timeout,
         )
 
     # ---------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """The speaker: an ALSA playback device through PyAudio, as an `AudioSink`.
 
-`play()` takes 24 kHz mono int16 model audio (`ports.SPEAKER_RATE`; another rate can be set with
-`input_rate`), resamples it to the device rate on the event loop and queues it in a jitter buffer
-(`edgevoice.audio.jitter`). PortAudio's callback thread pulls one period at a time from that buffer,
-applies the volume and plays silence whenever nothing is due, so the event loop never waits for
-the device. Playback starts once `prebuffer_ms` of audio is queued, or at once after `drain()`.
+`play(pcm, rate)` takes mono int16 audio at the rate it came with (the Live API's 24 kHz,
+`ports.SPEAKER_RATE`; any rate in `ports.SINK_RATE_RANGE`), resamples it to the device rate on
+the event loop and queues it in a jitter buffer (`edgevoice.audio.jitter`). A change of rate
+between calls ends the previous stretch (its resampler tail is queued) and starts a new one.
+PortAudio's callback thread pulls one period at a time from that buffer, applies the volume and
+plays silence whenever nothing is due, so the event loop never waits for the device. Playback
+starts once `prebuffer_ms` of audio is queued, or at once after `drain()`.
 
 `clear()` (barge-in) empties the buffer; the next callback plays only a fade-out of `fade_ms`,
 so the speaker is quiet within one device period. `drain()` returns when the last queued sample
@@ -29,19 +31,18 @@ import pyaudio
 from edgevoice.adapters.audio_devices import (
     DeviceInfo,
     OpenedStream,
-    PortAudio,
     ThrottledWarning,
     check_alive,
     close_stream,
-    close_stream_blocking,
-    device_error,
+    open_in_thread,
     open_stream,
-    run_in_thread,
+    start_in_thread,
 )
+from edgevoice.adapters.portaudio_startup import PortAudio
 from edgevoice.audio import dsp
 from edgevoice.audio.jitter import Float32Array, JitterBuffer
-from edgevoice.errors import DeviceStalledError
-from edgevoice.ports import SPEAKER_RATE, AudioSink
+from edgevoice.errors import AudioDeviceError, DeviceStalledError
+from edgevoice.ports import SINK_RATE_RANGE, AudioSink
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +76,10 @@ class PyAudioPlayback:
     Parameters: `device`: ALSA name or unique substring; `rate`: wanted device rate (Hz; the
     device's default is used when it refuses); `channels`: 1 or 2 (mono is copied to both);
     `volume`: percent 0-100; `prebuffer_ms`: audio queued before playback starts; `period_ms`:
-    device period; `fade_ms`: barge-in fade-out (at most one period); `input_rate`: rate of the
-    audio given to `play()`; `max_buffer_seconds`: jitter buffer capacity; `stall_timeout`:
-    seconds without a callback before `drain()` raises; `clock`: monotonic seconds (injectable);
+    device period; `fade_ms`: barge-in fade-out (at most one period); `max_buffer_seconds`:
+    jitter buffer capacity; `stall_timeout`: seconds without a callback before `drain()` raises;
+    `open_timeout` / `close_timeout`: real seconds `start()` / `close()` may take (a device that
+    blocks is reported or abandoned); `clock`: monotonic seconds (injectable);
     `pyaudio_factory`: creates the PyAudio handle.
     """
 
@@ -91,11 +93,11 @@ class PyAudioPlayback:
         prebuffer_ms: int = 100,
         period_ms: int = 20,
         fade_ms: float = 4.0,
-        input_rate: int = SPEAKER_RATE,
         max_buffer_seconds: float = 600.0,
         stall_timeout: float = 2.0,
         underrun_log_interval: float = 10.0,
         poll_interval: float = 0.1,
+        open_timeout: float = 10.0,
         close_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         pyaudio_factory: Callable[[], PortAudio] = pyaudio.PyAudio,
@@ -108,10 +110,10 @@ class PyAudioPlayback:
         self.prebuffer_ms = prebuffer_ms
         self.period_ms = period_ms
         self.fade_ms = fade_ms
-        self.input_rate = input_rate
         self.max_buffer_seconds = max_buffer_seconds
         self.stall_timeout = stall_timeout
         self.poll_interval = poll_interval
+        self.open_timeout = open_timeout
         self.close_timeout = close_timeout
         self._clock = clock
         self._factory = pyaudio_factory
@@ -142,7 +144,8 @@ class PyAudioPlayback:
     def _build_pipeline(self, rate: int) -> None:
         self._rate = rate
         self._period = max(1, rate * self.period_ms // 1000)
-        self._resampler = dsp.StreamingResampler(self.input_rate, rate)
+        # Made by play() for the rate its audio comes with; kept while that rate stays.
+        self._resampler: dsp.StreamingResampler | None = None
         with self._lock:
             self._buffer = JitterBuffer(
                 prebuffer=rate * self.prebuffer_ms // 1000,
@@ -154,17 +157,18 @@ class PyAudioPlayback:
     # AudioSink
 
     async def start(self) -> None:
-        """Open and start the device; raises DeviceNotFoundError, DeviceBusyError or
-        AudioDeviceError (retryable). Audio queued before start plays once it is open."""
+        """Open and start the device, within `open_timeout` seconds.
+
+        Raises DeviceNotFoundError, DeviceBusyError, DeviceStalledError (it did not open in
+        time: the message names what most likely blocks it) or AudioDeviceError, all
+        retryable. Audio queued before start plays once it is open."""
         if self._opened is not None:
             return
         self._loop = asyncio.get_running_loop()
         self._generation += 1
         generation = self._generation
-        opened = await run_in_thread(
-            lambda: self._open_blocking(generation),
-            name="edgevoice-playback-open",
-            abandon=close_stream_blocking,
+        opened = await open_in_thread(
+            lambda: self._open_blocking(generation), "output", self.device_name, self.open_timeout
         )
         if opened.rate != self._rate:
             with self._lock:
@@ -177,10 +181,10 @@ class PyAudioPlayback:
         with self._lock:
             self._last_callback = self._clock()
         try:
-            await run_in_thread(opened.stream.start_stream, name="edgevoice-playback-start")
-        except OSError as exc:
+            await start_in_thread(opened, self.open_timeout)
+        except AudioDeviceError:
             await self.close()
-            raise device_error(exc, "output", opened.device.name, "start") from exc
+            raise
         log.info(
             "playback: %r at %d Hz, %d channel(s), %d ms periods, %d ms prebuffer",
             opened.device.name,
@@ -190,19 +194,25 @@ class PyAudioPlayback:
             self.prebuffer_ms,
         )
 
-    def play(self, pcm: bytes) -> None:
-        """Queue int16 mono audio at `input_rate`; returns at once.
+    def play(self, pcm: bytes, rate: int) -> None:
+        """Queue int16 mono audio at `rate` Hz (resampled to the device rate); returns at once.
 
-        Raises AudioDeviceError when the device has failed (close and start again).
+        Raises ValueError for a rate outside ports.SINK_RATE_RANGE (nothing is queued) and
+        AudioDeviceError when the device has failed (close and start again). A trailing odd
+        byte (half a sample) is dropped.
         """
+        check_play_rate(rate)
         if self._opened is not None:
             self._raise_if_failed(self._opened, check_stall=False)
         if len(pcm) % 2:
             pcm = pcm[:-1]  # half a sample cannot be played
         if not pcm:
             return
-        samples = self._resampler.process(dsp.int16_to_float32(pcm))
-        self._push(samples)
+        resampler = self._resampler
+        if resampler is None or resampler.in_rate != rate:
+            self._finish_stretch()
+            resampler = self._resampler = dsp.StreamingResampler(rate, self._rate)
+        self._push(resampler.process(dsp.int16_to_float32(pcm)))
 
     def clear(self) -> None:
         """Barge-in: drop all queued audio; the device goes quiet within one period.
@@ -212,7 +222,8 @@ class PyAudioPlayback:
         with self._lock:
             self._audio_before_clear = self._buffer.audio_out
             discarded = self._buffer.clear()
-        self._resampler.reset()
+        if self._resampler is not None:
+            self._resampler.reset()
         if discarded:
             log.debug("playback cleared: %d ms dropped", discarded * 1000 // self._rate)
 
@@ -224,10 +235,7 @@ class PyAudioPlayback:
         once; the queued audio then plays out after `start()`. Raises AudioDeviceError or
         DeviceStalledError when the device fails meanwhile.
         """
-        tail = self._resampler.flush()
-        self._resampler.reset()
-        if len(tail):
-            self._push(tail)
+        self._finish_stretch()
         with self._lock:
             nothing_left = self._buffer.drain()
         if nothing_left:
@@ -252,7 +260,7 @@ class PyAudioPlayback:
         self._generation += 1
         with self._lock:
             self._buffer.reset()
-        self._resampler.reset()
+        self._resampler = None
         self._wakeup.set()
         if opened is None:
             return
@@ -296,6 +304,14 @@ class PyAudioPlayback:
     # ---------------------------------------------------------------------------------------
     # Internals
 
+    def _finish_stretch(self) -> None:
+        """Queue the resampler's last few samples (the audio so far ends here)."""
+        resampler, self._resampler = self._resampler, None
+        if resampler is not None:
+            tail = resampler.flush()
+            if len(tail):
+                self._push(tail)
+
     def _push(self, samples: Float32Array) -> None:
         with self._lock:
             accepted = self._buffer.push(samples)
@@ -315,6 +331,7 @@ class PyAudioPlayback:
             self.channels,
             self.period_ms,
             self._make_callback(generation),
+            startup_timeout=self.open_timeout,
         )
 
     def _make_callback(
@@ -363,6 +380,16 @@ class PyAudioPlayback:
                     f"playback device {name!r} took no audio for {idle_for:.1f} s "
                     f"(limit {self.stall_timeout:g} s); reopening"
                 )
+
+
+def check_play_rate(rate: int) -> None:
+    """Raise ValueError unless `rate` is a whole number of Hz in ports.SINK_RATE_RANGE."""
+    lo, hi = SINK_RATE_RANGE
+    if isinstance(rate, bool) or not isinstance(rate, int) or not lo <= rate <= hi:
+        raise ValueError(
+            f"cannot play audio at {rate!r} Hz: the speaker takes {lo} to {hi} Hz "
+            "(the Live API sends 24000)"
+        )
 
 
 if TYPE_CHECKING:  # mypy checks that the adapter satisfies its port

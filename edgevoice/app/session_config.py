@@ -1,10 +1,10 @@
-"""From the config to what a Live connection needs: `SessionOptions` and an `Endpoint`."""
+"""From the config to what a Live connection needs: the `Setup` frame and an `Endpoint`."""
 
 from __future__ import annotations
 
 from edgevoice.adapters.ws import Endpoint
 from edgevoice.config import Config
-from edgevoice.live.session import SessionOptions
+from edgevoice.live.frames import ActivityDetection, Setup, SlidingWindowCompression
 from edgevoice.live.tools import declarations_for
 
 
@@ -17,21 +17,27 @@ def manual_activity(config: Config) -> bool:
     return not (config.trigger.mode == "voice" and config.vad.end_of_speech == "server")
 
 
-def session_options(config: Config, resumption_handle: str | None = None) -> SessionOptions:
+def session_setup(config: Config, resumption_handle: str | None = None) -> Setup:
+    """The setup frame for `config`. Raises SetupError (a LocalProtocolError naming the field)
+    when the configured model cannot take a setting."""
     live = config.live
-    return SessionOptions(
+    manual = manual_activity(config)
+    return Setup(
         model=live.model,
-        voice=live.voice,
+        voice=live.voice or None,
         system_instruction=live.system_instruction or None,
         input_transcription=live.input_transcription,
         output_transcription=live.output_transcription,
-        resumption=live.resumption,
+        session_resumption=live.resumption,
         resumption_handle=resumption_handle if live.resumption else None,
-        compression=live.compression,
-        compression_trigger_tokens=live.compression_trigger_tokens,
-        manual_activity=manual_activity(config),
-        silence_duration_ms=None if manual_activity(config) else config.vad.end_ms,
-        tools=declarations_for(live.tools),
+        compression=(
+            SlidingWindowCompression(live.compression_trigger_tokens) if live.compression else None
+        ),
+        activity_detection=ActivityDetection(
+            disabled=manual, silence_duration_ms=None if manual else config.vad.end_ms
+        ),
+        function_declarations=declarations_for(live.tools),
+        api_version=live.api_version,
     )
 
 

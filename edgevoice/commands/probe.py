@@ -20,11 +20,11 @@ import numpy as np
 from edgevoice.adapters.credential_lookup import CredentialSource
 from edgevoice.adapters.wavfile import write_wav
 from edgevoice.adapters.ws import LiveConnection
-from edgevoice.app.session_config import endpoint, session_options
+from edgevoice.app.session_config import endpoint, session_setup
 from edgevoice.commands._common import with_config
 from edgevoice.config import Config
 from edgevoice.errors import ConnectError, EdgevoiceError, error_class_of
-from edgevoice.live.messages import (
+from edgevoice.live.events import (
     AudioChunk,
     InputTranscription,
     OutputTranscription,
@@ -84,12 +84,12 @@ def probe(args: argparse.Namespace, config: Config) -> int:
 
 async def _probe(args: argparse.Namespace, config: Config, credential: Any) -> int:
     started = time.monotonic()
-    conn = await LiveConnection.open(endpoint(config), credential, session_options(config))
+    conn = await LiveConnection.open(endpoint(config), credential, session_setup(config))
     setup_s = time.monotonic() - started
     print(f"connected and set up in {setup_s * 1000:.0f} ms ({credential.source})")
     pcm = utterance(args.seconds)
     frame_bytes = MIC_RATE * FRAME_MS // 1000 * 2
-    manual = conn.session.options.manual_activity
+    manual = conn.session.manual_activity
     if manual:
         await conn.begin_activity()
     for offset in range(0, len(pcm), frame_bytes):

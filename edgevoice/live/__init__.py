@@ -1,7 +1,16 @@
 """The Gemini Live protocol, without I/O.
 
-- `edgevoice.live.messages`: client frames and server events as frozen dataclasses; the only
-  place that touches JSON and base64 (`encode_client_frame`, `decode_server_message`).
+- `edgevoice.live.frames`: client frames (`Setup`, `AudioInput`, `ToolResponse`, ...) as frozen,
+  self-validating dataclasses, and `encode_client_frame`.
+- `edgevoice.live.setup_rules`: what a Setup means for its model family (`SetupError`, the setup
+  frame's body).
+- `edgevoice.live.events`: server events (`AudioChunk`, `TurnComplete`, `ToolCall`, ...).
+- `edgevoice.live.decode`: `decode_server_message`, one server frame -> its events.
+- `edgevoice.live.bounded_json`: the frame's JSON parsed with bounded work (depth, numbers,
+  duplicate keys, lone surrogates).
+- `edgevoice.live.json_view`: the checked JSON view the decoder reads through.
+- `edgevoice.live.models`: model families and their rules (thinking, proactivity, tool calls).
+- `edgevoice.live.states`: the connection, user-turn and model-turn tables, and the device state.
 - `edgevoice.live.session`: `LiveSession`, the sans-I/O session state machine fed by a transport
   shell (`start`/`send_*` in, `data_to_send()` out; `receive(frame, now)` in, `events()` out).
 - `edgevoice.live.tools`: the allow-listed local tools the model may call.

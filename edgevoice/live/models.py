@@ -185,3 +185,17 @@ def call_blocks(model: str, declared: Behavior | None) -> bool:
     True, which keeps the input rule of section 3.2 whatever the model does."""
     rules = rules_for(model)
     return True if rules is None else rules.call_blocks(declared)
+
+
+def takes_scheduling(model: str, declared: Behavior | None) -> bool:
+    """Whether a response to a call of a function declared with `declared` may carry a
+    `scheduling` (protocol doc section 3.4: responses to non-blocking calls only).
+
+    Known families: exactly when the call does not block. Unknown models: when the declaration
+    says NON_BLOCKING itself (what was configured is sent), although `call_blocks` still holds
+    the microphone back for such a call, the safe side of the input rule.
+    """
+    rules = rules_for(model)
+    if rules is None:
+        return declared is Behavior.NON_BLOCKING
+    return not rules.call_blocks(declared)

@@ -1,8 +1,14 @@
 """The local tools the model may call: an allow-list of declarations and their pure handlers.
 
 The app picks tools by name from the configuration (`declarations_for(config.live.tools)`), puts
-the declarations in `SessionOptions.tools`, and answers every `ToolCall` with
+the declarations in `Setup.function_declarations`, and answers every `ToolCall` with
 `run_local_tool(call, context)` followed by `LiveSession.send_tool_response(...)`.
+
+Each tool declares the behaviour it needs (`FunctionDeclaration.behavior`): a tool whose result
+the answer depends on (the clock) is BLOCKING, so the model waits for it on every family that
+runs blocking calls (gemini-3.8 would otherwise run it in the background, protocol doc 3.4). A
+family that cannot run that behaviour (3.8 extended thinking runs asynchronous calls only)
+refuses the setup that offers the tool, naming it.
 
 Core module: handlers never read the clock or touch the system. Whatever a tool needs from the
 outside (the local time) the caller measures and passes in a `ToolContext`.
@@ -14,7 +20,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from edgevoice.live.messages import FunctionCall, FunctionDeclaration, JsonValue
+from edgevoice.live.events import FunctionCall
+from edgevoice.live.frames import FunctionDeclaration
+from edgevoice.live.json_view import JsonValue
+from edgevoice.live.models import Behavior
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,7 @@ GET_TIME = LocalTool(
             "Returns the current local date and time of the device. Call it whenever the user "
             "asks for the time, the date or the day of the week."
         ),
+        behavior=Behavior.BLOCKING,  # the answer is the result: the model must wait for it
     ),
     _get_time,
 )

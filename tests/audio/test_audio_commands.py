@@ -134,3 +134,106 @@ def test_test_audio_refuses_a_bad_duration(capsys: pytest.CaptureFixture[str]) -
         cli.main(["test-audio", "--seconds", "0"])
     assert caught.value.code == 2
     assert "--seconds must be above 0" in capsys.readouterr().err
+
+
+def test_test_audio_on_an_all_zero_microphone_exits_3_with_its_verdict(
+    alsa: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "spk.raw"
+    alsa.mic("deadmic", Path("/dev/zero"))
+    alsa.speaker("testspk", out)
+    alsa.install("deadmic", "testspk")
+    config = write_config(tmp_path / "c.toml", input_device="deadmic", output_device="testspk")
+    status = cli.main(["test-audio", "--config", str(config), "--seconds", "0.5"])
+    text = capsys.readouterr().out
+    assert status == 3
+    lines = text.splitlines()
+    assert lines[0] == "Recording 0.5 s from 'deadmic' at 48000 Hz... speak now."
+    assert "Problem:    only zeros came in: the microphone is muted or broken" in text
+    assert lines[-1] == "Verdict:    FAILED (exit status 3)"
+    assert "Playback:   skipped, nothing but zeros to play" in text
+    assert not out.exists() or not out.read_bytes()  # nothing was played
+
+
+def test_test_audio_on_a_heavily_clipping_microphone_exits_3(
+    alsa: Any, kit: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rate = 48000
+    t = np.arange(rate * 3) / rate
+    # A 200 Hz tone driven twice past full scale: about 2/3 of its samples are clipped.
+    mic = tmp_path / "mic.raw"
+    mic.write_bytes(kit.to_pcm(np.clip(2.0 * np.sin(2 * np.pi * 200 * t), -1, 1)))
+    alsa.mic("hotmic", mic)
+    alsa.speaker("testspk", tmp_path / "spk.raw")
+    alsa.install("hotmic", "testspk")
+    config = write_config(tmp_path / "c.toml", input_device="hotmic", input_rate=rate)
+    status = cli.main(["test-audio", "--config", str(config), "--seconds", "1", "--no-play"])
+    text = capsys.readouterr().out
+    assert status == 3
+    assert "Problem:    heavy clipping (" in text and "of the samples at full scale)" in text
+    assert text.splitlines()[-1] == "Verdict:    FAILED (exit status 3)"
+
+
+def test_test_audio_says_speak_now_once_the_device_is_open_and_passes_on_speech(
+    alsa: Any, kit: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rate = 16000
+    mic = tmp_path / "mic.raw"
+    mic.write_bytes(kit.to_pcm(kit.tones(rate, 3.0, (200.0, 900.0, 2500.0), 0.3)))
+    alsa.mic("goodmic", mic)
+    alsa.speaker("testspk", tmp_path / "spk.raw")
+    alsa.install("goodmic", "testspk")
+    config = write_config(tmp_path / "c.toml", input_device="goodmic", input_rate=rate)
+    status = cli.main(["test-audio", "--config", str(config), "--seconds", "1", "--no-play"])
+    lines = capsys.readouterr().out.splitlines()
+    assert status == 0
+    # The device rate in the line is the one the open negotiated: it was open when it printed.
+    assert lines[0] == "Recording 1 s from 'goodmic' at 16000 Hz... speak now."
+    assert lines[-1] == "Verdict:    passed"
+    assert not any(line.startswith("Problem:") for line in lines)
+
+
+@pytest.mark.parametrize("volume", [100, 50])
+def test_the_speaker_check_plays_a_1_khz_tone_at_the_level_it_states(
+    alsa: Any, kit: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str], volume: int
+) -> None:
+    out = tmp_path / "spk.raw"
+    alsa.mic("nullmic", Path("/dev/zero"))
+    alsa.speaker("testspk", out)
+    alsa.install("nullmic", "testspk")
+    config = write_config(
+        tmp_path / "c.toml", output_device="testspk", output_rate=44100, volume=volume
+    )
+    status = cli.main(["test-audio", "--speaker", "--config", str(config), "--seconds", "1"])
+    text = capsys.readouterr().out
+    assert status == 0, text
+    # What the issue asks for: a known tone (1 kHz, -6 dBFS as sent) and the level it should
+    # have at the device: volume is a square law, so 50 % is a quarter of the amplitude.
+    peak = -6.0 + 20 * np.log10((volume / 100) ** 2)
+    rms = peak - 3.0103
+    assert f"got peak {peak:.1f} dBFS, RMS {rms:.1f} dBFS" in text
+    assert text.splitlines()[-1] == "Verdict:    passed"
+
+    played = kit.from_pcm(out.read_bytes())
+    loud = np.flatnonzero(np.abs(played) > 1e-3)
+    tone = played[loud[0] : loud[-1] + 1]
+    assert abs(len(tone) - 44100) <= 44100 * 0.03  # one second, give or take the fade edges
+    steady = tone[len(tone) // 4 : 3 * len(tone) // 4]
+    measured_rms = 20 * np.log10(np.sqrt(np.mean(steady**2)))
+    measured_peak = 20 * np.log10(np.max(np.abs(steady)))
+    assert abs(measured_rms - rms) < 0.1 and abs(measured_peak - peak) < 0.1
+    spectrum = np.abs(np.fft.rfft(steady * np.hanning(len(steady))))
+    assert abs(np.argmax(spectrum) * 44100 / len(steady) - 1000) < 5
+
+
+def test_the_speaker_check_fails_at_volume_0(
+    alsa: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alsa.mic("nullmic", Path("/dev/zero"))
+    alsa.speaker("testspk", tmp_path / "spk.raw")
+    alsa.install("nullmic", "testspk")
+    config = write_config(tmp_path / "c.toml", output_device="testspk", volume=0)
+    status = cli.main(["test-audio", "--speaker", "--config", str(config)])
+    text = capsys.readouterr().out
+    assert status == 3
+    assert "Problem:    audio.volume is 0 %: nothing can be heard; raise it" in text

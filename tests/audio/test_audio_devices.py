@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import wave
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -18,13 +19,15 @@ from edgevoice.adapters.audio_devices import (
     PA_INVALID_SAMPLE_RATE,
     DeviceInfo,
     ThrottledWarning,
-    choose_rate,
+    close_stream_blocking,
     device_error,
     find_device,
     list_devices,
+    open_stream,
     run_in_thread,
 )
-from edgevoice.adapters.wavfile import read_wav, write_wav
+from edgevoice.adapters.portaudio_startup import start_portaudio, stop_portaudio
+from edgevoice.adapters.wavfile import write_wav
 from edgevoice.errors import AudioDeviceError, DeviceBusyError, DeviceNotFoundError
 
 DEVICES = [
@@ -135,33 +138,53 @@ async def test_run_in_thread_returns_raises_and_cleans_up_abandoned_results() ->
     assert abandoned == ["stream"]
 
 
-def test_real_listing_and_rate_choice(alsa: Any, tmp_path: Path) -> None:
+def test_real_listing(alsa: Any, tmp_path: Path) -> None:
     alsa.mic("filemic", Path("/dev/zero"))
     alsa.speaker("filespk", tmp_path / "out.raw")
     alsa.install("filemic", "filespk")
-    pa = pyaudio.PyAudio()
+    pa = start_portaudio(pyaudio.PyAudio)
     try:
         devices = list_devices(pa)
         names = {d.name for d in devices}
         assert {"filemic", "filespk", "default"} <= names
         mic = find_device(devices, "filemic", "input")
         assert mic.max_input_channels >= 2 and mic.default_rate == 44100
-        assert choose_rate(pa, mic, "input", 48000, 2) == 48000
-        # 768 kHz is beyond what alsa-lib accepts: the device's default rate is used instead.
-        assert choose_rate(pa, mic, "input", 768000, 1) == 44100
-        impossible = DeviceInfo(mic.index, mic.name, 1, 1, 768000)
-        with pytest.raises(AudioDeviceError, match="accepts neither 384001 Hz nor"):
-            choose_rate(pa, impossible, "input", 384001, 1)
     finally:
-        pa.terminate()
+        stop_portaudio(pa)
 
 
-def test_wav_round_trip(tmp_path: Path) -> None:
+def test_a_refused_rate_falls_back_to_the_default_rate_with_a_warning(
+    alsa: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    alsa.mic("filemic", Path("/dev/zero"))
+    alsa.speaker("filespk", tmp_path / "out.raw")
+    alsa.install("filemic", "filespk")
+
+    def callback(*_: object) -> tuple[None, int]:
+        return None, pyaudio.paContinue
+
+    opened = open_stream(pyaudio.PyAudio, "input", "filemic", 48000, 2, 20, callback)
+    try:
+        assert opened.rate == 48000
+    finally:
+        close_stream_blocking(opened)
+    # 768 kHz is beyond what alsa-lib accepts: the device's default rate is used instead.
+    opened = open_stream(pyaudio.PyAudio, "input", "filemic", 768000, 1, 20, callback)
+    try:
+        assert (opened.rate, opened.device.name) == (44100, "filemic")
+    finally:
+        close_stream_blocking(opened)
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "capture device 'filemic' refused 768000 Hz; using its default rate 44100 Hz"
+    ]
+
+
+def test_wav_file_is_16_bit_pcm_with_the_given_format(tmp_path: Path) -> None:
     pcm = bytes(range(256)) * 10
     write_wav(tmp_path / "a.wav", pcm, 16000, channels=2)
-    back = read_wav(tmp_path / "a.wav")
-    assert (back.pcm, back.rate, back.channels) == (pcm, 16000, 2)
-    assert back.seconds == len(pcm) / (4 * 16000)
-    (tmp_path / "b.wav").write_bytes(b"RIFFjunk")
-    with pytest.raises(ValueError, match="not a PCM WAV file"):
-        read_wav(tmp_path / "b.wav")
+    with wave.open(str(tmp_path / "a.wav")) as back:
+        params = (back.getframerate(), back.getnchannels(), back.getsampwidth())
+        assert params == (16000, 2, 2)
+        assert back.readframes(back.getnframes()) == pcm
+    with pytest.raises(ValueError, match="whole number of 2-ch frames"):
+        write_wav(tmp_path / "b.wav", pcm[:-1], 16000, channels=2)

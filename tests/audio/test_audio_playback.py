@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,6 +23,7 @@ from edgevoice.errors import (
     ErrorClass,
     error_class_of,
 )
+from edgevoice.ports import SINK_RATE_RANGE, SPEAKER_RATE
 
 PATIENCE = 30.0  # generous bound on waits; never asserted as a duration
 
@@ -60,7 +62,7 @@ async def test_24k_model_audio_comes_out_of_a_48k_device_as_expected(
     # Queued before start: the file device is not real time, so the whole answer must be in
     # the buffer before PortAudio starts pulling (otherwise it would hear silence between).
     # drain() before start only releases the resampler's tail and marks the end of the answer.
-    sink.play(kit.to_pcm(signal))
+    sink.play(kit.to_pcm(signal), SPEAKER_RATE)
     await sink.drain()
     await sink.start()
     try:
@@ -83,6 +85,48 @@ async def test_24k_model_audio_comes_out_of_a_48k_device_as_expected(
     assert not got[:start].any()  # only silence before the answer
 
 
+async def test_play_takes_the_rate_the_audio_came_with_and_follows_a_change(
+    alsa: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.raw"
+    alsa.speaker("testspk", out)
+    alsa.mic("nullmic", Path("/dev/zero"))
+    alsa.install("nullmic", "testspk")
+    first = np.asarray(kit.tones(16000, 0.5, (300.0, 2000.0), 0.5))
+    second = np.asarray(kit.tones(24000, 0.5, (440.0, 3000.0), 0.5))
+    third = np.asarray(kit.tones(48000, 0.25, (700.0,), 0.5))
+    sink = PyAudioPlayback(device="testspk", rate=48000, volume=100)
+    sink.play(kit.to_pcm(first), 16000)
+    sink.play(kit.to_pcm(second), SPEAKER_RATE)  # a new rate: the 16 kHz stretch ends here
+    sink.play(kit.to_pcm(third), 48000)  # the device rate: passed through
+    await sink.drain()
+    await sink.start()
+    try:
+        await sink.drain()
+        stats = sink.stats
+    finally:
+        await sink.close()
+    # Every stretch keeps its exact length at 48 kHz (3x, 2x, 1x): nothing lost at a change.
+    assert stats.audio_handed == 3 * len(first) + 2 * len(second) + len(third)
+    got = kit.from_pcm(out.read_bytes())
+    pieces = (resample_poly(first, 3, 1), resample_poly(second, 2, 1), third)
+    position, _ = locate(got, pieces[0])
+    for ref in pieces:  # back to back, in order
+        segment = got[position : position + len(ref)]
+        assert np.corrcoef(segment, ref)[0, 1] > 0.999, position
+        position += len(ref)
+
+
+@pytest.mark.parametrize("rate", [0, 1, SINK_RATE_RANGE[0] - 1, SINK_RATE_RANGE[1] + 1, 24000.0])
+def test_play_refuses_a_rate_it_cannot_take_and_queues_nothing(rate: Any) -> None:
+    sink = PyAudioPlayback(device="nowhere")  # never started: no device is needed to refuse
+    with pytest.raises(ValueError, match=r"cannot play audio at .* Hz: the speaker takes 8000"):
+        sink.play(b"\1\0" * 480, rate)
+    assert sink.stats.buffered == 0
+    sink.play(b"\1\0" * 480, SPEAKER_RATE)
+    assert sink.stats.buffered > 0
+
+
 async def test_clear_silences_playback_within_one_period(alsa: Any, kit: SimpleNamespace) -> None:
     """A FIFO as the speaker file paces the device: PortAudio's thread blocks once the pipe is
     full, so clear() lands while most of the answer is still queued. What the device received
@@ -96,7 +140,7 @@ async def test_clear_silences_playback_within_one_period(alsa: Any, kit: SimpleN
     t = np.arange(24000 * 3) / 24000
     signal = 0.3 + 0.2 * np.sin(2 * np.pi * 300 * t)
     sink = PyAudioPlayback(device="testspk", rate=rate, volume=100, period_ms=20, fade_ms=4)
-    sink.play(kit.to_pcm(signal))
+    sink.play(kit.to_pcm(signal), SPEAKER_RATE)
     await sink.start()
     drain = None
     try:
@@ -138,12 +182,12 @@ async def test_underruns_are_counted_and_logged(
     await sink.start()
     try:
         # The file device pulls far faster than real time, so each burst runs dry at once.
-        sink.play(kit.to_pcm(model_audio(kit, 0.1)))
+        sink.play(kit.to_pcm(model_audio(kit, 0.1)), SPEAKER_RATE)
         await wait_until(lambda: sink.stats.underruns == 1)
-        sink.play(kit.to_pcm(model_audio(kit, 0.1)))
+        sink.play(kit.to_pcm(model_audio(kit, 0.1)), SPEAKER_RATE)
         await wait_until(lambda: sink.stats.underruns == 2)
         # Re-buffering after an underrun: a burst below the 40 ms threshold is held back.
-        sink.play(kit.to_pcm(model_audio(kit, 0.01)))
+        sink.play(kit.to_pcm(model_audio(kit, 0.01)), SPEAKER_RATE)
         await asyncio.sleep(0.05)
         assert sink.stats.underruns == 2 and sink.stats.buffered > 0
         await sink.drain()  # ...until drain() says nothing more is coming
@@ -163,7 +207,7 @@ async def test_a_device_that_fails_mid_stream_raises_from_play(
     alsa.install("nullmic", "testspk")
     sink = PyAudioPlayback(device="testspk", rate=48000, poll_interval=0.01)
     chunk = kit.to_pcm(model_audio(kit, 0.2))
-    sink.play(chunk)
+    sink.play(chunk, SPEAKER_RATE)
     await sink.start()
     try:
         await wait_until(lambda: sink.stats.audio_handed > 0)
@@ -171,7 +215,7 @@ async def test_a_device_that_fails_mid_stream_raises_from_play(
         with pytest.raises(AudioDeviceError) as caught:
             async with asyncio.timeout(PATIENCE):
                 for _ in itertools.count():
-                    sink.play(chunk)
+                    sink.play(chunk, SPEAKER_RATE)
                     await asyncio.sleep(0.005)
         assert not isinstance(caught.value, DeviceStalledError)
         assert "'testspk' stopped" in str(caught.value)
@@ -193,7 +237,7 @@ async def test_a_device_that_stops_pulling_makes_drain_raise_stalled(
     sink = PyAudioPlayback(
         device="testspk", rate=48000, stall_timeout=2.0, poll_interval=0.01, clock=clock
     )
-    sink.play(kit.to_pcm(model_audio(kit, 2.0)))  # far more than the pipe holds
+    sink.play(kit.to_pcm(model_audio(kit, 2.0)), SPEAKER_RATE)  # far more than the pipe holds
     await sink.start()
     drain = None
     try:
@@ -227,7 +271,7 @@ async def test_a_missing_output_device_lists_the_candidates(alsa: Any, tmp_path:
     assert caught.value.kind == "output"
     assert "hdmi_out" in caught.value.candidates
     assert "audio.output_device" in str(caught.value)
-    sink.play(b"\0\0" * 100)  # not open: queued, no error
+    sink.play(b"\0\0" * 100, SPEAKER_RATE)  # not open: queued, no error
     await sink.drain()  # not open: returns at once
     await sink.close()
 
@@ -237,3 +281,44 @@ def test_volume_curve() -> None:
     assert volume_gain(0) == 0.0
     assert volume_gain(50) == 0.25
     assert volume_gain(150) == 1.0 and volume_gain(-5) == 0.0
+
+
+async def test_a_device_that_blocks_while_opening_raises_stalled_and_is_released_later(
+    alsa: Any, kit: SimpleNamespace, tmp_path: Path
+) -> None:
+    """A speaker file that is a FIFO nobody reads: opening the stream waits for a reader. start()
+    gives up after open_timeout with a retryable error naming the FIFO; once a reader comes,
+    the late stream is closed (abandoned), and the device opens normally again."""
+    fifo = tmp_path / "spk.fifo"
+    os.mkfifo(fifo)  # not opened by the test: no reader
+    alsa.speaker("testspk", fifo)
+    alsa.mic("nullmic", Path("/dev/zero"))
+    alsa.install("nullmic", "testspk")
+    sink = PyAudioPlayback(device="testspk", rate=48000, open_timeout=0.5)
+    with pytest.raises(DeviceStalledError) as caught:
+        async with asyncio.timeout(PATIENCE):
+            await sink.start()
+    message = str(caught.value)
+    assert message.startswith("playback device 'testspk' did not open within 0.5 s: ")
+    assert f"'testspk' writes to {fifo}, a FIFO" in message
+    assert "waits until a program reads from it" in message
+    assert error_class_of(caught.value) is ErrorClass.TRANSIENT
+    # A reader: the blocked open can now finish, and what the device writes is consumed.
+    reader = kit.FifoDrain(SimpleNamespace(fd=os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)))
+    try:
+        again = PyAudioPlayback(device="testspk", rate=48000, open_timeout=PATIENCE)
+        again.play(kit.to_pcm(model_audio(kit, 0.1)), SPEAKER_RATE)
+        await again.start()
+        await again.drain()
+        await again.close()
+        assert again.stats.audio_handed == 2 * 2400
+    finally:
+        reader.stop()
+        os.close(reader.fifo.fd)
+
+
+def test_the_sink_rate_range_is_what_the_resampler_converts() -> None:
+    # ports is core without numpy, so it states the range; the resampler must cover it.
+    from edgevoice.audio.resampler import SUPPORTED_RATE_RANGE
+
+    assert SUPPORTED_RATE_RANGE == SINK_RATE_RANGE

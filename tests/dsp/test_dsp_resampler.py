@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgevoice.audio.dsp import SUPPORTED_RATE_RANGE, StreamingResampler
-from edgevoice.audio.resampler import _plan, design_filter
+from edgevoice.audio.resampler import design_filter
+from edgevoice.audio.resampler_layouts import choose_layout
 
 COMMON_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 96000)
 # Ratios with a huge L (taps interpolated instead of tabulated) and odd primes.
@@ -181,7 +182,34 @@ def test_fast_quality_is_shorter_and_still_streams_exactly() -> None:
 
 def test_each_layout_is_exercised() -> None:
     # The layouts are separate code paths; the pairs used above must cover all of them.
-    layouts = {_plan(a, b, "hq").layout for a, b in [(48000, 16000), (44100, 16000)]}
-    layouts |= {_plan(a, b, "hq").layout for a, b in [(24000, 48000), *ODD_PAIRS[:2]]}
-    layouts.add(_plan(16000, 16000, "hq").layout)
+    pairs = [(48000, 16000), (44100, 16000), (24000, 48000), *ODD_PAIRS[:2], (16000, 16000)]
+    layouts = {StreamingResampler(a, b).layout for a, b in pairs}
     assert layouts == {"strided", "grouped", "per_input", "interpolated", "identity"}
+
+
+@pytest.mark.parametrize(
+    ("in_rate", "out_rate", "layout"),
+    [
+        (48000, 16000, "strided"),  # L = 1, M = 3
+        (96000, 16000, "strided"),
+        (44100, 16000, "grouped"),  # 160/441
+        (48000, 44100, "grouped"),  # 147/160
+        (24000, 48000, "per_input"),  # 2/1
+        (24000, 44100, "per_input"),  # 147/80
+        (16000, 16000, "identity"),
+        (44101, 16000, "interpolated"),  # L = 16000: too many phases to tabulate
+        (16000, 44101, "interpolated"),
+    ],
+)
+def test_the_factory_picks_the_layout_by_ratio(in_rate: int, out_rate: int, layout: str) -> None:
+    assert choose_layout(in_rate, out_rate).name == layout
+    assert StreamingResampler(in_rate, out_rate).layout == layout
+
+
+def test_layouts_are_shared_and_read_only() -> None:
+    a, b = choose_layout(44100, 16000), choose_layout(44100, 16000)
+    assert a is b
+    with pytest.raises(ValueError, match="read-only"):
+        a.group_rows[0, 0, 0] = 1.0  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="8000 to 192000"):
+        choose_layout(16000.0, 16000)  # type: ignore[arg-type]

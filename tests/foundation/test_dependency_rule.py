@@ -169,7 +169,7 @@ def test_every_layer_is_populated() -> None:
         ("edgevoice.adapters.ws", "from edgevoice.app.session_config import x\n", "(app)"),
         ("edgevoice.adapters.ws", "from edgevoice.sim import Simulator\n", "(sim)"),
         ("edgevoice.app.session_config", "from edgevoice.commands import run\n", "(commands)"),
-        ("edgevoice.sim.session", "from edgevoice.live.messages import x\n", "(core)"),
+        ("edgevoice.sim.session", "from edgevoice.live.frames import x\n", "(core)"),
         ("edgevoice.sim.server", "from edgevoice.adapters.ws import x\n", "(adapters)"),
         ("edgevoice.bench.resampler", "from edgevoice.adapters import capture\n", "(adapters)"),
         ("edgevoice.commands.run", "from edgevoice.cli import main\n", "(cli)"),

@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
-from edgevoice.live.messages import Sensitivity
-from edgevoice.live.session import LiveSession, SessionOptions, SessionState
+from edgevoice.errors import RemoteProtocolError
+from edgevoice.live.frames import ActivityDetection, Sensitivity, Setup
+from edgevoice.live.session import LiveSession
+from edgevoice.live.states import SessionState
 
 SDK_VERSION = "3.6.1"  # the pinned oracle; field sets differ between SDK versions
 
@@ -67,28 +69,38 @@ SETUP_COMPLETE = '{"setupComplete":{}}'
 GO_AWAY_10S = '{"goAway":{"timeLeft":"10s"}}'
 
 
-def manual_options(**overrides: Any) -> SessionOptions:
-    fields: dict[str, Any] = {"model": "gemini-test-model", "manual_activity": True}
-    fields.update(overrides)
-    return SessionOptions(**fields)
-
-
-def auto_options(**overrides: Any) -> SessionOptions:
+def manual_setup(**overrides: Any) -> Setup:
+    """Manual turns (the button path), resumption on, a model id edgevoice does not know."""
     fields: dict[str, Any] = {
         "model": "gemini-test-model",
-        "manual_activity": False,
-        "end_sensitivity": Sensitivity.LOW,
+        "activity_detection": ActivityDetection(disabled=True),
+        "session_resumption": True,
     }
     fields.update(overrides)
-    return SessionOptions(**fields)
+    return Setup(**fields)
 
 
-def session_in(state: SessionState, options: SessionOptions | None = None) -> LiveSession:
+def auto_setup(**overrides: Any) -> Setup:
+    """Server VAD (tuned), resumption on, a model id edgevoice does not know."""
+    fields: dict[str, Any] = {
+        "model": "gemini-test-model",
+        "activity_detection": ActivityDetection(end_sensitivity=Sensitivity.LOW),
+        "session_resumption": True,
+    }
+    fields.update(overrides)
+    return Setup(**fields)
+
+
+def session_in(state: SessionState, setup: Setup | None = None) -> LiveSession:
     """A session driven through the public API into `state`, with both outboxes drained."""
-    session = LiveSession(options or manual_options())
+    session = LiveSession(setup or manual_setup())
     if state is not SessionState.IDLE:
         if state is SessionState.CLOSED:
             session.closed(1000, "test")
+        elif state is SessionState.FAILED:
+            session.start()
+            with pytest.raises(RemoteProtocolError):
+                session.receive("not json", now=0.0)
         else:
             session.start()
             if state is not SessionState.SETUP_SENT:
@@ -106,14 +118,19 @@ def snapshot(session: LiveSession) -> tuple[object, ...]:
     return (
         session.state,
         session.is_open,
-        session.in_activity,
-        session.model_turn_in_progress,
+        session.user_turn,
+        session.model_turn,
+        session.device_state,
         dict(session.pending_tool_calls),
+        session.input_blocked,
+        session.audio_held_back,
+        session.interaction_idle,
         session.resumption_handle,
         session.goaway_deadline,
         session.turns_completed,
         session.session_id,
         session.close_error,
+        session.failure,
         session.can_rotate,
     )
 
@@ -132,11 +149,11 @@ def _snapshot() -> Callable[[LiveSession], tuple[object, ...]]:
     return snapshot
 
 
-@pytest.fixture(name="manual_options")
-def _manual_options() -> Callable[..., SessionOptions]:
-    return manual_options
+@pytest.fixture(name="manual_setup")
+def _manual_setup() -> Callable[..., Setup]:
+    return manual_setup
 
 
-@pytest.fixture(name="auto_options")
-def _auto_options() -> Callable[..., SessionOptions]:
-    return auto_options
+@pytest.fixture(name="auto_setup")
+def _auto_setup() -> Callable[..., Setup]:
+    return auto_setup

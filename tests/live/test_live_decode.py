@@ -9,7 +9,8 @@ import json
 import pytest
 
 from edgevoice.errors import RemoteProtocolError
-from edgevoice.live.messages import (
+from edgevoice.live.decode import decode_server_message, parse_duration
+from edgevoice.live.events import (
     AudioChunk,
     GenerationComplete,
     GoAway,
@@ -26,8 +27,6 @@ from edgevoice.live.messages import (
     TurnComplete,
     UsageMetadata,
     WaitingForInput,
-    decode_server_message,
-    parse_duration,
 )
 
 PCM = bytes(range(256)) * 4  # contains bytes that differ between the base64 alphabets
@@ -129,6 +128,16 @@ def test_flags_generation_complete_interrupted_waiting_turn_complete() -> None:
         '{"serverContent":{"turnComplete":false,"interrupted":false,"generationComplete":false}}'
     )
     assert decode_server_message(false_flags) == []
+
+
+def test_booleans_may_come_as_strings_as_proto3_json_allows() -> None:
+    # Issue #8 item 6: proto3 JSON parsers accept "true" and "false" for a bool.
+    msg = '{"serverContent":{"turnComplete":"true","interrupted":"false"}}'
+    assert decode_server_message(msg) == [TurnComplete()]
+    update = '{"sessionResumptionUpdate":{"newHandle":"h","resumable":"true"}}'
+    assert decode_server_message(update) == [SessionResumptionUpdate("h", True)]
+    done = '{"serverContent":{"outputTranscription":{"text":"a","finished":"false"}}}'
+    assert decode_server_message(done) == [OutputTranscription("a", False)]
 
 
 def test_turn_complete_reason_without_turn_complete_is_reported_as_ignored() -> None:
@@ -394,7 +403,8 @@ def test_only_unknown_fields() -> None:
         ('{"setupComplete":[]}', "setupComplete must be an object"),
         ('{"setupComplete":{"sessionId":5}}', "setupComplete.sessionId must be a string"),
         ('{"serverContent":"x"}', "serverContent must be an object"),
-        ('{"serverContent":{"turnComplete":"true"}}', "serverContent.turnComplete must be true"),
+        ('{"serverContent":{"turnComplete":"yes"}}', "serverContent.turnComplete must be true"),
+        ('{"serverContent":{"turnComplete":"True"}}', "serverContent.turnComplete must be true"),
         ('{"serverContent":{"interrupted":1}}', "serverContent.interrupted must be true"),
         ('{"serverContent":{"modelTurn":{"parts":{}}}}', "serverContent.modelTurn.parts must be"),
         ('{"serverContent":{"modelTurn":{"parts":[3]}}}', r"parts\[0\] must be an object"),

@@ -1,18 +1,16 @@
-"""The official SDK (google-genai, pinned, test-only) as an independent oracle.
+"""The official SDK (google-genai, pinned, test-only) as an oracle for every frame we send.
 
-1. Every frame LiveSession emits, in every setup configuration and for every input kind,
-   validates against `types.LiveClientMessage` (unknown keys forbidden at any depth, unknown enum
-   values turned into failures) through the wrapper in conftest.py, and the SDK reads back the
-   same values we meant to send.
-2. The SDK's own server message objects, dumped the way the SDK dumps them (camelCase and
-   snake_case, URL-safe base64), decode to the events they describe.
+Every frame LiveSession emits, in every setup configuration, for every model family and for
+every input kind, validates against `types.LiveClientMessage` (unknown keys forbidden at any
+depth, unknown enum values turned into failures) through the wrapper in conftest.py, and the
+SDK reads back the values we meant to send. The families' rules themselves are tested in
+test_live_setup_rules.py; here every option a family accepts is put on the wire.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,34 +19,31 @@ from google.genai import types
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgevoice.live.messages import (
-    AudioChunk,
+from edgevoice.live.frames import (
+    ActivityDetection,
+    ActivityHandling,
     AudioInput,
     ContentTurn,
     FunctionDeclaration,
-    GenerationComplete,
-    GoAway,
-    InputTranscription,
-    Interrupted,
-    OutputTranscription,
+    Scheduling,
     Sensitivity,
-    SessionResumptionUpdate,
-    SetupComplete,
+    Setup,
+    SlidingWindowCompression,
     TextInput,
-    TextPart,
-    Thought,
-    ToolCall,
-    ToolCallCancellation,
-    TurnComplete,
-    UsageMetadata,
-    WaitingForInput,
-    decode_server_message,
+    TurnCoverage,
     encode_client_frame,
 )
-from edgevoice.live.session import LiveSession, SessionOptions
+from edgevoice.live.models import Behavior
+from edgevoice.live.session import LiveSession
 from edgevoice.live.tools import declarations_for
 
 Oracle = Callable[[str], Any]
+
+MODEL_25 = "gemini-2.5-flash-native-audio-preview-12-2025"
+MODEL_31 = "gemini-3.1-flash-live-preview"
+MODEL_38 = "gemini-3.8-live"
+MODEL_38T = "gemini-3.8-live-extended-thinking"
+UNKNOWN = "gemini-9.9-live-future"
 
 LIGHTS = FunctionDeclaration(
     "set_lights",
@@ -63,6 +58,11 @@ LIGHTS = FunctionDeclaration(
         "required": ["room", "on"],
     },
 )
+
+
+def declared(name: str, behavior: Behavior | None) -> FunctionDeclaration:
+    return FunctionDeclaration(name, f"The {name} tool.", None, behavior)
+
 
 # --------------------------------------------------------------------------------------------
 # The oracle itself must be able to fail
@@ -83,6 +83,11 @@ LIGHTS = FunctionDeclaration(
             '{"startOfSpeechSensitivity":"START_SENSITIVITY_MEDIUM"}}}}'
         ),
         '{"setup":{"model":"m","realtimeInputConfig":{"automaticActivityDetection":{"off":true}}}}',
+        '{"setup":{"model":"m","realtimeInputConfig":{"turnCoverage":"TURN_INCLUDES_NOTHING"}}}',
+        '{"setup":{"model":"m","generationConfig":{"thinkingConfig":{"thinkingLevel":"HUGE"}}}}',
+        '{"setup":{"model":"m","inputAudioTranscription":{"languageCode":"de"}}}',  # singular
+        '{"setup":{"model":"m","tools":[{"functionDeclarations":[{"name":"f","behavior":"X"}]}]}}',
+        '{"toolResponse":{"functionResponses":[{"id":"a","name":"f","scheduling":"LATER"}]}}',
     ],
 )
 def test_the_oracle_rejects_bad_frames(raw: str, oracle: Oracle) -> None:
@@ -91,52 +96,73 @@ def test_the_oracle_rejects_bad_frames(raw: str, oracle: Oracle) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Setup in every configuration
+# Setup in every configuration (a 2.5 model on v1beta, the long-standing default)
 
 ACTIVITY_MODES: dict[str, dict[str, Any]] = {
-    "manual": {"manual_activity": True},
-    "server-vad-defaults": {"manual_activity": False},
+    "manual": {"activity_detection": ActivityDetection(disabled=True)},
+    "server-vad-defaults": {},
     "server-vad-tuned": {
-        "manual_activity": False,
-        "start_sensitivity": Sensitivity.LOW,
-        "end_sensitivity": Sensitivity.HIGH,
-        "prefix_padding_ms": 40,
-        "silence_duration_ms": 800,
+        "activity_detection": ActivityDetection(
+            start_sensitivity=Sensitivity.LOW,
+            end_sensitivity=Sensitivity.HIGH,
+            prefix_padding_ms=40,
+            silence_duration_ms=800,
+        )
+    },
+    "manual-no-interruption-all-input": {
+        "activity_detection": ActivityDetection(disabled=True),
+        "activity_handling": ActivityHandling.NO_INTERRUPTION,
+        "turn_coverage": TurnCoverage.TURN_INCLUDES_ALL_INPUT,
     },
 }
 RESUMPTION_MODES: dict[str, dict[str, Any]] = {
-    "no-resumption": {"resumption": False},
-    "ask-for-handles": {"resumption": True},
-    "resume-with-handle": {"resumption": True, "resumption_handle": "Cg5oYW5kbGUtZnJvbS1zZXJ2ZXI"},
+    "no-resumption": {},
+    "ask-for-handles": {"session_resumption": True},
+    "resume-with-handle": {
+        "session_resumption": True,
+        "resumption_handle": "Cg5oYW5kbGUtZnJvbS1zZXJ2ZXI",
+    },
 }
 EXTRAS: dict[str, dict[str, Any]] = {
     "bare": {"voice": None, "system_instruction": None},
     "transcripts": {"input_transcription": True, "output_transcription": True},
-    "input-transcript-only": {"input_transcription": True},
-    "compression-defaults": {"compression": True},
-    "compression-tokens": {
-        "compression": True,
-        "compression_trigger_tokens": 25600,
-        "compression_target_tokens": 12800,
+    "input-transcript-languages": {
+        "input_transcription": True,
+        "transcription_language_codes": ("de-DE", "en-US"),
     },
-    "tools": {"tools": (*declarations_for(["get_time"]), LIGHTS)},
+    "compression-defaults": {"compression": SlidingWindowCompression()},
+    "compression-tokens": {"compression": SlidingWindowCompression(25600, 12800)},
+    "tools": {"function_declarations": (*declarations_for(["get_time"]), LIGHTS)},
+    "thinking-off": {"thinking_budget": 0},
+    "thinking-dynamic": {"thinking_budget": -1},
+    "non-blocking-tool": {
+        "function_declarations": (declared("fetch_news", Behavior.NON_BLOCKING),)
+    },
     "everything": {
         "voice": "Kore",
         "system_instruction": "Réponds brièvement.\nSay little.",
         "input_transcription": True,
         "output_transcription": True,
-        "compression": True,
-        "compression_trigger_tokens": 100000,
-        "tools": declarations_for(["get_time"]),
+        "transcription_language_codes": ("fr-FR",),
+        "compression": SlidingWindowCompression(100000),
+        "thinking_budget": 0,
+        "function_declarations": declarations_for(["get_time"]),
     },
 }
 
 
-def build_options(activity: str, resumption: str, extra: str) -> SessionOptions:
-    fields: dict[str, Any] = {"model": "gemini-2.5-flash-native-audio-preview-12-2025"}
-    fields |= {"voice": "Puck", "system_instruction": "You are terse."}
+def build_setup(activity: str, resumption: str, extra: str) -> Setup:
+    fields: dict[str, Any] = {"model": MODEL_25, "voice": "Puck"}
+    fields |= {"system_instruction": "You are terse."}
     fields |= ACTIVITY_MODES[activity] | RESUMPTION_MODES[resumption] | EXTRAS[extra]
-    return SessionOptions(**fields)
+    return Setup(**fields)
+
+
+def setup_frame(setup: Setup, oracle: Oracle) -> Any:
+    session = LiveSession(setup)
+    session.start()
+    [raw] = session.data_to_send()
+    return oracle(raw)
 
 
 @pytest.mark.parametrize(
@@ -146,87 +172,233 @@ def build_options(activity: str, resumption: str, extra: str) -> SessionOptions:
 def test_setup_frame_validates_and_says_what_we_meant(
     activity: str, resumption: str, extra: str, oracle: Oracle
 ) -> None:
-    options = build_options(activity, resumption, extra)
-    session = LiveSession(options)
-    session.start()
-    [raw] = session.data_to_send()
-    checked = oracle(raw)
-    setup = checked.message.setup
-    assert setup is not None
+    setup = build_setup(activity, resumption, extra)
+    checked = setup_frame(setup, oracle)
+    wire = checked.message.setup
+    assert wire is not None
 
-    assert setup.model == "models/" + options.model
-    assert setup.generation_config.response_modalities == [types.Modality.AUDIO]
-    speech = setup.generation_config.speech_config
-    if options.voice:
-        assert speech.voice_config.prebuilt_voice_config.voice_name == options.voice
-    else:
-        assert speech is None
-    if options.system_instruction:
-        assert [p.text for p in setup.system_instruction.parts] == [options.system_instruction]
-    else:
-        assert setup.system_instruction is None
-    assert (setup.input_audio_transcription is not None) == options.input_transcription
-    assert (setup.output_audio_transcription is not None) == options.output_transcription
-
-    if options.resumption:
-        assert setup.session_resumption is not None
-        assert setup.session_resumption.handle == options.resumption_handle
-    else:
-        assert setup.session_resumption is None
-
-    compression = setup.context_window_compression
-    if options.compression:
-        assert compression is not None and compression.sliding_window is not None
-        assert compression.trigger_tokens == (options.compression_trigger_tokens or None)
-        assert compression.sliding_window.target_tokens == (
-            options.compression_target_tokens or None
+    assert wire.model == "models/" + setup.model
+    generation = wire.generation_config
+    assert generation.response_modalities == [types.Modality.AUDIO]
+    if setup.voice:
+        assert generation.speech_config.voice_config.prebuilt_voice_config.voice_name == (
+            setup.voice
         )
+    else:
+        assert generation.speech_config is None
+    if setup.thinking_budget is not None:
+        assert generation.thinking_config.thinking_budget == setup.thinking_budget
+        assert generation.thinking_config.thinking_level is None
+    else:
+        assert generation.thinking_config is None
+    assert generation.enable_affective_dialog is None  # v1beta: never sent
+    assert wire.proactivity is None
+    if setup.system_instruction:
+        assert [p.text for p in wire.system_instruction.parts] == [setup.system_instruction]
+    else:
+        assert wire.system_instruction is None
+    assert (wire.input_audio_transcription is not None) == setup.input_transcription
+    if setup.input_transcription:
+        codes = wire.input_audio_transcription.language_codes
+        assert codes == (list(setup.transcription_language_codes) or None)
+    assert (wire.output_audio_transcription is not None) == setup.output_transcription
+
+    if setup.session_resumption:
+        assert wire.session_resumption is not None
+        assert wire.session_resumption.handle == setup.resumption_handle
+    else:
+        assert wire.session_resumption is None
+
+    compression = wire.context_window_compression
+    if setup.compression is not None:
+        assert compression is not None and compression.sliding_window is not None
+        assert compression.trigger_tokens == (setup.compression.trigger_tokens or None)
+        assert compression.sliding_window.target_tokens == (setup.compression.target_tokens or None)
     else:
         assert compression is None
 
-    if options.tools:
-        [tool] = setup.tools
-        declared = {d.name: d for d in tool.function_declarations}
-        assert list(declared) == [d.name for d in options.tools]
-        if "set_lights" in declared:
-            params = declared["set_lights"].parameters
+    if setup.function_declarations:
+        [tool] = wire.tools
+        by_name = {d.name: d for d in tool.function_declarations}
+        assert list(by_name) == [d.name for d in setup.function_declarations]
+        if "set_lights" in by_name:
+            params = by_name["set_lights"].parameters
             assert params.type == types.Type.OBJECT
             assert params.required == ["room", "on"]
             assert params.properties["level"].type == types.Type.INTEGER
+        if "get_time" in by_name:
+            assert by_name["get_time"].behavior is None  # BLOCKING is 2.5's default: not sent
+        if "fetch_news" in by_name:
+            assert by_name["fetch_news"].behavior == types.Behavior.NON_BLOCKING
     else:
-        assert setup.tools is None
+        assert wire.tools is None
 
     config = checked.realtime_input_config
     if activity == "server-vad-defaults":
         assert config is None  # server VAD with its defaults needs no config
+        return
+    detection = config.automatic_activity_detection
+    assert bool(detection.disabled) == setup.manual_activity
+    if activity == "server-vad-tuned":
+        assert detection.start_of_speech_sensitivity == types.StartSensitivity.START_SENSITIVITY_LOW
+        assert detection.end_of_speech_sensitivity == types.EndSensitivity.END_SENSITIVITY_HIGH
+        assert detection.prefix_padding_ms == 40
+        assert detection.silence_duration_ms == 800
+    if activity == "manual-no-interruption-all-input":
+        assert config.activity_handling == types.ActivityHandling.NO_INTERRUPTION
+        assert config.turn_coverage == types.TurnCoverage.TURN_INCLUDES_ALL_INPUT
     else:
-        detection = config.automatic_activity_detection
-        assert bool(detection.disabled) == options.manual_activity
-        if activity == "server-vad-tuned":
-            low = types.StartSensitivity.START_SENSITIVITY_LOW
-            high = types.EndSensitivity.END_SENSITIVITY_HIGH
-            assert detection.start_of_speech_sensitivity == low
-            assert detection.end_of_speech_sensitivity == high
-            assert detection.prefix_padding_ms == 40
-            assert detection.silence_duration_ms == 800
+        assert config.activity_handling is None and config.turn_coverage is None
+
+
+# --------------------------------------------------------------------------------------------
+# Every family with every option it accepts
+
+
+def family_setups() -> list[tuple[str, Setup]]:
+    """(id, setup) for every option every family accepts, on the API versions it needs."""
+    manual = ActivityDetection(disabled=True)
+    cases: list[tuple[str, Setup]] = []
+    for handling in ActivityHandling:
+        for coverage in TurnCoverage:
+            for model in (MODEL_25, MODEL_31, MODEL_38, UNKNOWN):
+                level = {MODEL_31: "low"}.get(model)
+                cases.append(
+                    (
+                        f"{model}-{handling.name}-{coverage.name}",
+                        Setup(
+                            model=model,
+                            activity_detection=manual,
+                            activity_handling=handling,
+                            turn_coverage=coverage,
+                            thinking_level=level,
+                        ),
+                    )
+                )
+    for level in ("minimal", "low", "medium", "HIGH"):
+        cases.append((f"3.1-level-{level}", Setup(model=MODEL_31, thinking_level=level)))
+    for level in ("low", "Medium", "high"):
+        cases.append((f"3.8T-level-{level}", Setup(model=MODEL_38T, thinking_level=level)))
+    for budget in (0, 1024, -1):
+        cases.append((f"2.5-budget-{budget}", Setup(model=MODEL_25, thinking_budget=budget)))
+    for flag in (True, False):
+        cases.append(
+            (
+                f"2.5-v1alpha-proactive-affective-{flag}",
+                Setup(
+                    model=MODEL_25,
+                    api_version="v1alpha",
+                    proactive_audio=flag,
+                    affective_dialog=flag,
+                ),
+            )
+        )
+    behaviors: list[tuple[str, str, Behavior | None]] = [
+        ("2.5", MODEL_25, Behavior.NON_BLOCKING),
+        ("2.5", MODEL_25, Behavior.BLOCKING),
+        ("3.1", MODEL_31, Behavior.BLOCKING),
+        ("3.8", MODEL_38, Behavior.BLOCKING),
+        ("3.8", MODEL_38, Behavior.NON_BLOCKING),
+        ("3.8", MODEL_38, None),
+        ("3.8T", MODEL_38T, Behavior.NON_BLOCKING),
+        ("unknown", UNKNOWN, Behavior.BLOCKING),
+        ("unknown", UNKNOWN, Behavior.NON_BLOCKING),
+    ]
+    for label, model, behavior in behaviors:
+        level = {MODEL_38T: "medium"}.get(model)
+        cases.append(
+            (
+                f"{label}-behavior-{behavior and behavior.name}",
+                Setup(
+                    model=model,
+                    thinking_level=level,
+                    function_declarations=(declared("job", behavior), LIGHTS),
+                ),
+            )
+        )
+    cases += [
+        ("3.8-proactive-true-not-sent", Setup(model=MODEL_38, proactive_audio=True)),
+        ("3.8-affective-false-dropped", Setup(model=MODEL_38, affective_dialog=False)),
+        ("3.1-proactive-false-dropped", Setup(model=MODEL_31, proactive_audio=False)),
+        (
+            "unknown-everything-sent",
+            Setup(
+                model=UNKNOWN,
+                thinking_budget=0,
+                proactive_audio=True,
+                affective_dialog=True,
+                api_version="v1alpha",
+                input_transcription=True,
+                transcription_language_codes=("ja-JP",),
+            ),
+        ),
+    ]
+    return cases
+
+
+@pytest.mark.parametrize(("name", "setup"), family_setups(), ids=[c[0] for c in family_setups()])
+def test_every_family_option_validates_and_reads_back(
+    name: str, setup: Setup, oracle: Oracle
+) -> None:
+    checked = setup_frame(setup, oracle)
+    wire = checked.message.setup
+    generation = wire.generation_config
+    thinking = generation.thinking_config
+    if setup.thinking_budget is not None:
+        assert thinking.thinking_budget == setup.thinking_budget
+    elif setup.thinking_level is not None:
+        assert thinking.thinking_level == types.ThinkingLevel(setup.thinking_level.upper())
+    else:
+        assert thinking is None
+    # Sent only where the field exists (2.5 on v1alpha) or the model is unknown.
+    sendable = setup.model == UNKNOWN or (
+        setup.model == MODEL_25 and setup.api_version == "v1alpha"
+    )
+    expected_proactive = setup.proactive_audio if sendable else None
+    assert (wire.proactivity and wire.proactivity.proactive_audio) == expected_proactive
+    expected_affective = setup.affective_dialog if sendable else None
+    assert generation.enable_affective_dialog == expected_affective
+    if setup.input_transcription:
+        assert wire.input_audio_transcription.language_codes == list(
+            setup.transcription_language_codes
+        )
+    config = checked.realtime_input_config
+    if setup.activity_handling is not None:
+        assert config.activity_handling == types.ActivityHandling(setup.activity_handling.value)
+        assert config.turn_coverage == types.TurnCoverage(setup.turn_coverage.value)  # type: ignore[union-attr]
+    if setup.function_declarations:
+        [tool] = wire.tools
+        job = tool.function_declarations[0]
+        behavior = setup.function_declarations[0].behavior
+        family_default = {
+            MODEL_25: Behavior.BLOCKING,
+            MODEL_31: Behavior.BLOCKING,
+            MODEL_38: Behavior.NON_BLOCKING,
+            MODEL_38T: Behavior.NON_BLOCKING,
+        }.get(setup.model)
+        if behavior is None or behavior is family_default:
+            assert job.behavior is None  # the family default is not repeated
+        else:
+            assert job.behavior == types.Behavior(behavior.value)
+        assert tool.function_declarations[1].behavior is None
 
 
 # --------------------------------------------------------------------------------------------
 # Every other frame the session emits
 
 
-def drive(options: SessionOptions) -> list[str]:
+def drive(setup: Setup) -> list[str]:
     """A whole conversation through the public API; every frame the session queued."""
-    session = LiveSession(options)
+    session = LiveSession(setup)
     sent: list[str] = []
     session.start()
     sent += session.data_to_send()
     session.receive(b'{"setupComplete":{}}', now=0.0)
-    if options.manual_activity:
+    if setup.manual_activity:
         session.begin_activity()
     session.send_audio(bytes(range(256)) * 5)
     session.send_audio(b"")
-    if options.manual_activity:
+    if setup.manual_activity:
         session.end_activity()
     else:
         session.audio_stream_end()
@@ -256,8 +428,8 @@ def drive(options: SessionOptions) -> list[str]:
 
 @pytest.mark.parametrize("manual", [True, False], ids=["manual", "server-vad"])
 def test_every_frame_of_a_conversation_validates(manual: bool, oracle: Oracle) -> None:
-    options = build_options("manual" if manual else "server-vad-tuned", "ask-for-handles", "tools")
-    frames = drive(options)
+    setup = build_setup("manual" if manual else "server-vad-tuned", "ask-for-handles", "tools")
+    frames = drive(setup)
     messages = [oracle(raw).message for raw in frames]
     kinds = []
     for message in messages:
@@ -290,6 +462,27 @@ def test_every_frame_of_a_conversation_validates(manual: bool, oracle: Oracle) -
     ]
 
 
+@pytest.mark.parametrize("scheduling", list(Scheduling), ids=lambda s: s.name)
+def test_scheduled_responses_to_non_blocking_calls_validate(
+    scheduling: Scheduling, oracle: Oracle
+) -> None:
+    # gemini-3.8 runs undeclared-behaviour calls NON_BLOCKING (section 9): scheduling applies.
+    session = LiveSession(Setup(model=MODEL_38, function_declarations=(LIGHTS,)))
+    session.start()
+    session.receive('{"setupComplete":{}}', now=0.0)
+    session.receive(
+        '{"toolCall":{"functionCalls":[{"id":"c1","name":"set_lights","args":{}}]}}', now=0.0
+    )
+    session.data_to_send()
+    session.send_tool_response("c1", "set_lights", {"result": "ok"}, scheduling)
+    [raw] = session.data_to_send()
+    # Top level of the FunctionResponse, as the SDK type has it (see frames.FunctionResponse).
+    assert json.loads(raw)["toolResponse"]["functionResponses"][0]["scheduling"] == scheduling.value
+    [response] = oracle(raw).message.tool_response.function_responses
+    assert response.scheduling == types.FunctionResponseScheduling(scheduling.value)
+    assert response.response == {"result": "ok"}
+
+
 def test_frames_equal_what_the_sdk_builds(oracle: Oracle) -> None:
     pcm = bytes(range(256)) * 3
     assert oracle(encode_client_frame(AudioInput(pcm))).message == types.LiveClientMessage(
@@ -300,7 +493,7 @@ def test_frames_equal_what_the_sdk_builds(oracle: Oracle) -> None:
     assert oracle(encode_client_frame(TextInput("héllo"))).message == types.LiveClientMessage(
         realtime_input=types.LiveClientRealtimeInput(text="héllo")
     )
-    session = LiveSession(build_options("manual", "ask-for-handles", "tools"))
+    session = LiveSession(build_setup("manual", "ask-for-handles", "tools"))
     session.start()
     session.receive('{"setupComplete":{}}', now=0.0)
     session.begin_activity()
@@ -346,236 +539,3 @@ def test_property_audio_and_text_survive_the_sdk(
     assert audio.data == pcm
     assert audio.mime_type == f"audio/pcm;rate={rate}"
     assert check(encode_client_frame(TextInput(text))).message.realtime_input.text == text
-
-
-# --------------------------------------------------------------------------------------------
-# The SDK's server messages through our decoder
-
-
-def dumps(message: types.LiveServerMessage, *, camel: bool) -> str:
-    return json.dumps(message.model_dump(mode="json", by_alias=camel, exclude_none=True))
-
-
-PCM_OUT = bytes(range(255, -1, -1)) * 2  # URL-safe and standard base64 differ on these bytes
-
-
-def sdk_server_messages() -> list[tuple[str, types.LiveServerMessage, list[Any]]]:
-    audio = types.Blob(data=PCM_OUT, mime_type="audio/pcm;rate=24000")
-    return [
-        (
-            "setup-complete",
-            types.LiveServerMessage(setup_complete=types.LiveServerSetupComplete(session_id="s1")),
-            [SetupComplete("s1")],
-        ),
-        (
-            "audio-and-transcripts",
-            types.LiveServerMessage(
-                server_content=types.LiveServerContent(
-                    model_turn=types.Content(
-                        role="model",
-                        parts=[
-                            types.Part(inline_data=audio),
-                            types.Part(text="pondering", thought=True),
-                            types.Part(text="visible"),
-                        ],
-                    ),
-                    input_transcription=types.Transcription(text="what time is it"),
-                    output_transcription=types.Transcription(text="It is", finished=True),
-                )
-            ),
-            [
-                AudioChunk(PCM_OUT, 24000),
-                Thought("pondering"),
-                TextPart("visible"),
-                InputTranscription("what time is it"),
-                OutputTranscription("It is", True),
-            ],
-        ),
-        (
-            "end-of-turn-with-usage",
-            types.LiveServerMessage(
-                server_content=types.LiveServerContent(
-                    generation_complete=True,
-                    turn_complete=True,
-                    turn_complete_reason=types.TurnCompleteReason.NEED_MORE_INPUT,
-                    waiting_for_input=True,
-                ),
-                usage_metadata=types.UsageMetadata(
-                    prompt_token_count=147,
-                    response_token_count=36,
-                    total_token_count=183,
-                    prompt_tokens_details=[
-                        types.ModalityTokenCount(modality=types.MediaModality.AUDIO, token_count=80)
-                    ],
-                ),
-            ),
-            [
-                GenerationComplete(),
-                WaitingForInput(),
-                "usage",
-                TurnComplete("NEED_MORE_INPUT"),
-            ],
-        ),
-        (
-            "interrupted",
-            types.LiveServerMessage(
-                server_content=types.LiveServerContent(interrupted=True, turn_complete=True)
-            ),
-            [Interrupted(), TurnComplete()],
-        ),
-        (
-            "tool-call",
-            types.LiveServerMessage(
-                tool_call=types.LiveServerToolCall(
-                    function_calls=[
-                        types.FunctionCall(id="fc-1", name="get_time", args={}),
-                        types.FunctionCall(
-                            id="fc-2", name="set_lights", args={"room": "hall", "on": True}
-                        ),
-                    ]
-                )
-            ),
-            ["tool-call"],
-        ),
-        (
-            "tool-call-cancellation",
-            types.LiveServerMessage(
-                tool_call_cancellation=types.LiveServerToolCallCancellation(ids=["fc-1", "fc-2"])
-            ),
-            [ToolCallCancellation(("fc-1", "fc-2"))],
-        ),
-        (
-            "go-away",
-            types.LiveServerMessage(go_away=types.LiveServerGoAway(time_left="9.5s")),
-            [GoAway(9.5)],
-        ),
-        (
-            "resumption-update",
-            types.LiveServerMessage(
-                session_resumption_update=types.LiveServerSessionResumptionUpdate(
-                    new_handle="handle-1", resumable=True, last_consumed_client_message_index=42
-                )
-            ),
-            [SessionResumptionUpdate("handle-1", True, 42)],
-        ),
-        (
-            "resumption-not-resumable",
-            types.LiveServerMessage(
-                session_resumption_update=types.LiveServerSessionResumptionUpdate(resumable=False)
-            ),
-            [SessionResumptionUpdate("", False, None)],
-        ),
-    ]
-
-
-@pytest.mark.parametrize("camel", [True, False], ids=["camelCase", "snake_case"])
-@pytest.mark.parametrize(
-    ("name", "message", "expected"),
-    sdk_server_messages(),
-    ids=[m[0] for m in sdk_server_messages()],
-)
-def test_sdk_server_messages_decode(
-    name: str, message: types.LiveServerMessage, expected: list[Any], camel: bool
-) -> None:
-    raw = dumps(message, camel=camel)
-    if camel:
-        # The dump is what the SDK itself would accept from the wire.
-        assert types.LiveServerMessage.model_validate_json(raw) == message
-    events = decode_server_message(raw.encode())  # the real server sends binary frames
-    resolved: list[Any] = []
-    for item in expected:
-        if item == "usage":
-            usage = message.usage_metadata
-            assert usage is not None
-            resolved.append(
-                UsageMetadata(
-                    usage.prompt_token_count or 0,
-                    usage.response_token_count or 0,
-                    usage.total_token_count or 0,
-                    json.loads(raw)["usageMetadata" if camel else "usage_metadata"],
-                )
-            )
-        elif item == "tool-call":
-            calls = message.tool_call.function_calls  # type: ignore[union-attr]
-            [event] = events
-            assert isinstance(event, ToolCall)
-            assert [(c.id, c.name, dict(c.args)) for c in event.calls] == [
-                (c.id, c.name, c.args) for c in calls
-            ]
-            return
-        else:
-            resolved.append(item)
-    assert events == resolved
-
-
-def test_sdk_dump_uses_url_safe_base64_and_we_read_it() -> None:
-    message = sdk_server_messages()[1][1]
-    raw = dumps(message, camel=True)
-    data = json.loads(raw)["serverContent"]["modelTurn"]["parts"][0]["inlineData"]["data"]
-    assert "_" in data or "-" in data  # the SDK's alphabet, not the docs'
-    assert decode_server_message(raw)[0] == AudioChunk(PCM_OUT, 24000)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    pcm=st.binary(max_size=3000).map(lambda b: b[: len(b) // 2 * 2]),
-    text=st.text(max_size=100),
-    args=st.dictionaries(
-        st.text(min_size=1, max_size=10),
-        st.recursive(
-            st.none() | st.booleans() | st.integers(-(2**31), 2**31) | st.text(max_size=10),
-            lambda inner: (
-                st.lists(inner, max_size=3)
-                | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-            ),
-            max_leaves=8,
-        ),
-        max_size=4,
-    ),
-)
-def test_property_sdk_server_messages_round_trip(
-    pcm: bytes, text: str, args: dict[str, Any]
-) -> None:
-    content = types.LiveServerMessage(
-        server_content=types.LiveServerContent(
-            model_turn=types.Content(
-                parts=[
-                    types.Part(inline_data=types.Blob(data=pcm, mime_type="audio/pcm;rate=24000"))
-                ]
-            ),
-            output_transcription=types.Transcription(text=text, finished=True),
-        )
-    )
-    assert decode_server_message(dumps(content, camel=True)) == [
-        AudioChunk(pcm, 24000),
-        OutputTranscription(text, True),
-    ]
-    call = types.LiveServerMessage(
-        tool_call=types.LiveServerToolCall(
-            function_calls=[types.FunctionCall(id="x", name="f", args=args)]
-        )
-    )
-    [event] = decode_server_message(dumps(call, camel=False))
-    assert isinstance(event, ToolCall)
-    assert dict(event.calls[0].args) == args
-
-
-def test_hand_written_fixtures_are_real_server_frames() -> None:
-    """The frames the session tests feed in are valid for the SDK too (no invented shapes)."""
-    frames = [
-        '{"setupComplete":{}}',
-        '{"serverContent":{"modelTurn":{"parts":[{"inlineData":'
-        '{"mimeType":"audio/pcm;rate=24000","data":"AAABAA=="}}]}}}',
-        '{"serverContent":{"turnComplete":true}}',
-        '{"serverContent":{"interrupted":true,"turnComplete":true}}',
-        '{"serverContent":{"outputTranscription":{"text":"a"}}}',
-        '{"toolCall":{"functionCalls":[{"id":"fc-1","name":"get_time","args":{}}]}}',
-        '{"toolCallCancellation":{"ids":["b"]}}',
-        '{"goAway":{"timeLeft":"10s"}}',
-        '{"sessionResumptionUpdate":{"newHandle":"h1","resumable":true}}',
-        '{"usageMetadata":{"totalTokenCount":1}}',
-    ]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for raw in frames:
-            types.LiveServerMessage.model_validate_json(raw)

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from edgevoice.live.messages import FunctionCall
-from edgevoice.live.session import LiveSession, SessionOptions
+from edgevoice.live.events import FunctionCall
+from edgevoice.live.frames import Setup
+from edgevoice.live.session import LiveSession
 from edgevoice.live.tools import (
     GET_TIME,
     LOCAL_TOOLS,
@@ -45,7 +46,7 @@ def test_unknown_or_disabled_tools_answer_with_an_error_instead_of_raising() -> 
 
 def test_every_tool_answers_a_call_through_the_session() -> None:
     """A tool call from the server, answered by the registry, leaves as a valid toolResponse."""
-    session = LiveSession(SessionOptions(model="m", tools=declarations_for(LOCAL_TOOLS)))
+    session = LiveSession(Setup(model="m", function_declarations=declarations_for(LOCAL_TOOLS)))
     session.start()
     setup = json.loads(session.data_to_send()[0])["setup"]
     declared = [d["name"] for d in setup["tools"][0]["functionDeclarations"]]

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from simkit import ask, client, output_text, session, setup, silence, tone
 
-from edgevoice.live.messages import _decode_base64 as daemon_decode  # the oracle for strictness
+from edgevoice.live.decode import _decode_base64 as daemon_decode  # the oracle for strictness
 from edgevoice.sim import SimOptions
 from edgevoice.sim.proto import FrameRejected, ParseContext, decode_base64, parse_client_frame
 
@@ -118,7 +118,7 @@ def test_bad_padding_on_the_wire_closes_1007() -> None:
 @settings(max_examples=3000, deadline=None)
 @given(st.text(alphabet="ABCQUJD0+/-_=", max_size=12))
 def test_at_least_as_strict_as_the_daemon(text: str) -> None:
-    # Anything the daemon's decoder (edgevoice/live/messages.py) refuses, the simulator refuses.
+    # Anything the daemon's decoder (edgevoice/live/decode.py) refuses, the simulator refuses.
     try:
         daemon_decode(text)
     except (ValueError, binascii.Error):

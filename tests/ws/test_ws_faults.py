@@ -16,10 +16,10 @@ from wskit import (
     api_key,
     assert_class,
     endpoint,
+    make_setup,
     manual_turn,
     of_type,
     open_connection,
-    options,
     tone,
     transcript,
 )
@@ -30,7 +30,7 @@ from edgevoice.errors import (
     RemoteProtocolError,
     SessionClosedError,
 )
-from edgevoice.live.messages import AudioChunk, GoAway, TurnComplete
+from edgevoice.live.events import AudioChunk, GoAway, TurnComplete
 from edgevoice.sim import Fault, SimOptions
 from edgevoice.sim.options import RefuseMode
 
@@ -56,7 +56,7 @@ async def test_bad_api_key_is_1007_fatal(sim_factory: SimFactory) -> None:
 async def test_unknown_model_is_1008_fatal(sim_factory: SimFactory) -> None:
     async with sim_factory() as sim:
         with pytest.raises(SessionClosedError) as caught:
-            await open_connection(sim, session_options=options(model="gemini-0.1-nonexistent"))
+            await open_connection(sim, session_setup=make_setup(model="gemini-0.1-nonexistent"))
 
     error = caught.value
     assert error.code == 1008
@@ -94,7 +94,8 @@ async def test_server_close_mid_session(
     assert (error.code, error.reason) == (code, reason)
     assert_class(error, error_class)
     assert (closed.code, closed.reason, closed.closed_by) == (code, reason, "server")
-    assert conn.session.close_error is error  # the session holds the same classified error
+    assert conn.close_error is error  # the connection holds the same classified error
+    assert conn.session.close_error is not None  # and the session knows it closed
     # A close after a turn still delivers that turn first; earlier closes cut it.
     assert bool(of_type(reader.seen, TurnComplete)) == fault.endswith("turn:1")
 
@@ -108,7 +109,7 @@ async def test_close_after_the_server_closed_keeps_the_servers_code(
         await sim.wait_closed(1, timeout_s=TIMEOUT)
         await conn.close()  # the app shuts down without having read the close
 
-    error = conn.session.close_error
+    error = conn.close_error
     assert error is not None
     assert (error.code, error.reason) == (1011, "The service is currently unavailable.")
     assert_class(error, ErrorClass.TRANSIENT)
@@ -167,7 +168,7 @@ async def test_malformed_frame_is_remote_protocol_error_and_client_closes(
     # and so does whoever reads the session's close afterwards: never a FATAL policy close.
     assert after.value.code == 1002
     assert_class(after.value, ErrorClass.TRANSIENT)
-    assert conn.session.close_error is after.value
+    assert conn.close_error is after.value
 
 
 async def test_oversized_frame_is_1009_transient(sim_factory: SimFactory) -> None:

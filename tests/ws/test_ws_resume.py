@@ -12,16 +12,16 @@ from wskit import (
     TIMEOUT,
     Reader,
     assert_class,
+    make_setup,
     manual_turn,
     open_connection,
-    options,
     tone,
     transcript,
 )
 
 from edgevoice.adapters.ws import LiveConnection
 from edgevoice.errors import ErrorClass, SessionClosedError
-from edgevoice.live.messages import SessionResumptionUpdate
+from edgevoice.live.events import SessionResumptionUpdate
 from edgevoice.sim import Simulator
 
 SimFactory = Callable[..., Any]
@@ -50,7 +50,7 @@ async def test_resuming_continues_the_conversation(sim_factory: SimFactory) -> N
         await first.close()
         await sim.wait_closed(1, timeout_s=TIMEOUT)
 
-        resumed = await open_connection(sim, session_options=first.session.options_for_resume())
+        resumed = await open_connection(sim, session_setup=first.session.setup_for_resume())
         said = await one_turn(resumed)
         await resumed.close()
         await sim.wait_closed(2, timeout_s=TIMEOUT)
@@ -70,7 +70,7 @@ async def test_unknown_handle_is_1008_resumption_rejected_transient(
     async with sim_factory() as sim:
         with pytest.raises(SessionClosedError) as caught:
             await open_connection(
-                sim, session_options=options(resumption_handle="never-issued-handle")
+                sim, session_setup=make_setup(resumption_handle="never-issued-handle")
             )
 
     error = caught.value
@@ -82,13 +82,13 @@ async def test_unknown_handle_is_1008_resumption_rejected_transient(
 async def test_resuming_while_the_old_socket_is_open_is_1011(sim_factory: SimFactory) -> None:
     async with sim_factory() as sim:
         first = await first_session(sim, turns=1)
-        resume_options = first.session.options_for_resume()
+        resume_options = first.session.setup_for_resume()
         with pytest.raises(SessionClosedError) as caught:
-            await open_connection(sim, session_options=resume_options)
+            await open_connection(sim, session_setup=resume_options)
         # Close the old socket first, as the protocol doc says, and the same handle works.
         await first.close()
         await sim.wait_closed(1, timeout_s=TIMEOUT)
-        again = await open_connection(sim, session_options=resume_options)
+        again = await open_connection(sim, session_setup=resume_options)
         said = await one_turn(again)
         await again.close()
 
@@ -98,10 +98,10 @@ async def test_resuming_while_the_old_socket_is_open_is_1011(sim_factory: SimFac
     assert said.startswith("Parrot turn 2:")
 
 
-async def test_options_for_resume_keep_the_settings(sim_factory: SimFactory) -> None:
+async def test_setup_for_resume_keeps_the_settings(sim_factory: SimFactory) -> None:
     async with sim_factory() as sim:
         first = await first_session(sim, turns=1)
         await first.close()
-    resumed = first.session.options_for_resume()
+    resumed = first.session.setup_for_resume()
     assert resumed.resumption_handle == first.session.resumption_handle
-    assert dataclasses.replace(resumed, resumption_handle=None) == options()
+    assert dataclasses.replace(resumed, resumption_handle=None) == make_setup()

@@ -1,4 +1,4 @@
-"""Helpers for the WebSocket client tests: credentials, options, audio, and an event reader.
+"""Helpers for the WebSocket client tests: credentials, setups, audio, and an event reader.
 
 Imported by the test modules as `wskit` (conftest.py puts this directory on sys.path). The
 client under test is always the real `LiveConnection` against the real simulator on loopback.
@@ -16,8 +16,8 @@ import pytest
 from edgevoice.adapters.ws import Endpoint, LiveConnection
 from edgevoice.credentials import Credential, CredentialKind
 from edgevoice.errors import EdgevoiceError, ErrorClass, error_class_of
-from edgevoice.live.messages import OutputTranscription, ServerEvent, TurnComplete
-from edgevoice.live.session import SessionOptions
+from edgevoice.live.events import OutputTranscription, ServerEvent, TurnComplete
+from edgevoice.live.frames import ActivityDetection, Setup
 from edgevoice.redact import Secret
 from edgevoice.sim import Simulator
 
@@ -51,21 +51,27 @@ def endpoint(target: Simulator | str, **overrides: Any) -> Endpoint:
     return Endpoint(base_url=base_url, **settings)
 
 
-def options(**overrides: Any) -> SessionOptions:
+MANUAL = ActivityDetection(disabled=True)
+SERVER_VAD = ActivityDetection(disabled=False)
+
+
+def make_setup(**overrides: Any) -> Setup:
     """Manual turns, both transcripts, resumption on: what the button path asks for."""
     settings: dict[str, Any] = {
         "model": MODEL,
         "input_transcription": True,
         "output_transcription": True,
+        "session_resumption": True,
+        "activity_detection": MANUAL,
     }
     settings.update(overrides)
-    return SessionOptions(**settings)
+    return Setup(**settings)
 
 
 async def open_connection(
     target: Simulator | str | Endpoint,
     credential: Credential | None = None,
-    session_options: SessionOptions | None = None,
+    session_setup: Setup | None = None,
     **kw: Any,
 ) -> LiveConnection:
     """LiveConnection.open with the test defaults; `kw` goes to open() (ssl_context, clock)."""
@@ -73,7 +79,7 @@ async def open_connection(
         return await LiveConnection.open(
             endpoint(target) if not isinstance(target, Endpoint) else target,
             credential or api_key(),
-            session_options or options(),
+            session_setup or make_setup(),
             **kw,
         )
 
