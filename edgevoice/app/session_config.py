@@ -29,11 +29,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from edgevoice.adapters.ws import Endpoint
 from edgevoice.config import Config
 from edgevoice.config_rules import effective_api_version, unknown_models
 from edgevoice.credentials import CredentialKind
 from edgevoice.errors import ConfigError, ConfigProblem, EdgevoiceError
+from edgevoice.live.endpoint import Endpoint
 from edgevoice.live.frames import (
     ActivityDetection,
     ActivityHandling,
