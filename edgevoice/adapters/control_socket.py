@@ -39,8 +39,10 @@ from pathlib import Path
 from typing import Final
 
 from edgevoice.control_protocol import (
-    MAX_LINE_BYTES,
+    MAX_LINE,
+    MAX_REPLY,
     ControlError,
+    Reply,
     Request,
     encode_reply,
     encode_request,
@@ -58,7 +60,6 @@ Handler = Callable[[Request], Awaitable[Mapping[str, JsonValue] | None]]
 SOCKET_MODE: Final = 0o660
 # sun_path is 108 bytes on Linux, one of them the terminating NUL.
 MAX_SOCKET_PATH: Final = 107
-MAX_REPLY_BYTES: Final = 64 * 1024  # what the client reads of one reply line
 _PEERCRED: Final = struct.Struct("3i")  # struct ucred: pid, uid, gid
 
 
@@ -100,7 +101,7 @@ class ControlServer:
         idle_timeout_s: float = 60.0,
         write_timeout_s: float = 5.0,
         handler_timeout_s: float = 10.0,
-        max_line: int = MAX_LINE_BYTES,
+        max_line: int = MAX_LINE,
     ) -> None:
         if max_clients < 1:
             raise ValueError("max_clients must be at least 1")
@@ -227,7 +228,7 @@ class ControlServer:
             )
         try:
             conn.setblocking(False)
-            conn.send(encode_reply(error="too many control clients; retry"))
+            conn.send(encode_reply(Reply.failure("too many control clients; retry")))
         except OSError:
             pass
         finally:
@@ -255,7 +256,8 @@ class ControlServer:
         """One connection, start to end. Ends normally whatever the client does."""
         writer: asyncio.StreamWriter | None = None
         try:
-            reader, writer = await asyncio.open_unix_connection(sock=conn, limit=self._max_line)
+            # The stream's limit is where the newline may be at the latest: max_line counts it.
+            reader, writer = await asyncio.open_unix_connection(sock=conn, limit=self._max_line - 1)
             await self._conversation(reader, writer, _peer(conn))
         except (ConnectionError, OSError):
             pass  # the client went away: nothing to tell anyone
@@ -292,13 +294,15 @@ class ControlServer:
                 log.warning("control socket: a request from %s was too long; closed", peer)
                 await self._send(
                     writer,
-                    encode_reply(error=f"request longer than {self._max_line} bytes; closing"),
+                    encode_reply(
+                        Reply.failure(f"request longer than {self._max_line} bytes; closing")
+                    ),
                 )
                 return
             except TimeoutError:
                 log.debug("control socket: %s idle for %g s; closed", peer, self._idle_timeout_s)
                 return
-            if line.strip():
+            if line:  # (EOF right after a full line is the end, not an empty request)
                 reply = await self._answer(line, peer)
                 if not await self._send(writer, reply):
                     return
@@ -307,16 +311,16 @@ class ControlServer:
 
     async def _answer(self, line: bytes, peer: str) -> bytes:
         try:
-            request = parse_request(line.rstrip(b"\r\n"))
+            request = parse_request(line)
         except ControlError as error:
             self.bad_requests += 1
             log.info("control socket: bad request from %s: %s", peer, printable(str(error), 200))
-            return encode_reply(error=str(error))
+            return encode_reply(Reply.failure(str(error)))
         except Exception:  # the parser must only raise ControlError; a bug must not leak
             self.bad_requests += 1
             log.exception("control socket: a request from %s broke the parser (a bug)", peer)
-            return encode_reply(error="bad request")
-        name = type(request).__name__.lower()
+            return encode_reply(Reply.failure("bad request"))
+        name = request.cmd
         log.log(
             logging.DEBUG if name == "status" else logging.INFO,
             "control: %s from %s",
@@ -326,17 +330,17 @@ class ControlServer:
         try:
             async with asyncio.timeout(self._handler_timeout_s):
                 fields = await self._handler(request)
-            return encode_reply(fields)
+            return encode_reply(Reply.success(fields))
         except ControlError as refused:
-            return encode_reply(error=str(refused))
+            return encode_reply(Reply.failure(str(refused)))
         except TimeoutError:
             log.warning(
                 "control: %s from %s not answered within %g s", name, peer, self._handler_timeout_s
             )
-            return encode_reply(error=f"no answer within {self._handler_timeout_s:g} s")
+            return encode_reply(Reply.failure(f"no answer within {self._handler_timeout_s:g} s"))
         except Exception:
             log.exception("control: %s from %s failed (a bug in edgevoice)", name, peer)
-            return encode_reply(error="internal error; see the journal")
+            return encode_reply(Reply.failure("internal error; see the journal"))
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> bool:
         """Write one reply; False when the client does not take it in time (then it is
@@ -540,15 +544,15 @@ class ControlClient:
         self.path = Path(path)
         self.timeout_s = timeout_s
 
-    def send(self, request: Request) -> dict[str, JsonValue]:
-        """The daemon's reply to `request` (its fields, "ok" included).
+    def send(self, request: Request) -> Reply:
+        """The daemon's successful reply to `request` (`reply.data` holds its fields).
 
         Raises NotRunningError, PermissionDeniedError, NoAnswerError, BadReplyError or
         RefusedError, each with a one-line message naming the socket and what to do.
         """
         return self.send_line(encode_request(request))
 
-    def send_line(self, line: bytes) -> dict[str, JsonValue]:
+    def send_line(self, line: bytes) -> Reply:
         """Like `send`, with the request already encoded (one line ending in "\\n")."""
         deadline = time.monotonic() + self.timeout_s
         where = printable(str(self.path))
@@ -587,14 +591,14 @@ class ControlClient:
         if reply is None:
             raise NoAnswerError(f"edgevoice closed the connection without answering ({where})")
         try:
-            return parse_reply(reply)
+            answer = parse_reply(reply)
         except ControlError as error:
-            if _is_refusal(reply):
-                raise RefusedError(printable(str(error), 300)) from None
             raise BadReplyError(
-                f"unreadable answer on {where} ({printable(str(error), 200)}); is it edgevoice's "
-                "control socket?"
+                f"unreadable answer on {where} ({error}); is it edgevoice's control socket?"
             ) from None
+        if not answer.ok:
+            raise RefusedError(answer.error)  # escaped and one line (parse_reply)
+        return answer
 
 
 def _read_line(sock: socket.socket, deadline: float) -> bytes | None:
@@ -611,20 +615,8 @@ def _read_line(sock: socket.socket, deadline: float) -> bytes | None:
                 return None
             break  # a last line without "\n"
         data += chunk
-        if len(data) > MAX_REPLY_BYTES:
+        if len(data) > MAX_REPLY:
             raise BadReplyError(
-                f"the answer is longer than {MAX_REPLY_BYTES} bytes; is it edgevoice's control "
-                "socket?"
+                f"the answer is longer than {MAX_REPLY} bytes; is it edgevoice's control socket?"
             )
     return bytes(data).split(b"\n", 1)[0]
-
-
-def _is_refusal(reply: bytes) -> bool:
-    """Whether a reply that did not parse as a success is the daemon saying no (ok: false)."""
-    import json
-
-    try:
-        obj = json.loads(reply)
-    except ValueError:
-        return False
-    return isinstance(obj, dict) and obj.get("ok") is False and isinstance(obj.get("error"), str)

@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from edgevoice.live.json_schema import check_arguments
+from edgevoice.live.json_schema import check_arguments, schema_problems
 from edgevoice.live.json_view import JsonValue
 from edgevoice.redact import printable
 
@@ -56,7 +56,7 @@ ENV_PREFIX: Final = "EDGEVOICE_ARG_"
 ENV_ALLOWED: Final = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER"})
 ENV_ALLOWED_PREFIXES: Final = ("LC_",)
 DEFAULT_PATH: Final = "/usr/local/bin:/usr/bin:/bin"
-_ARG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_ARG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # as live.json_schema allows
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,9 @@ class OperatorTool:
     """One operator-defined tool.
 
     `argv`: the command and its fixed arguments (argv[0] is looked up on PATH when it has no
-    slash). `parameters`: the JSON schema of the arguments (an object schema; None = no
-    arguments). `timeout_s`: how long it may run. `cwd`: its working directory.
+    slash). `parameters`: the JSON schema of the arguments (the subset of `live.json_schema`;
+    None = no arguments). `timeout_s`: how long it may run. `cwd`: its working directory.
+    Raises ValueError naming the problem (the config check reports the same problems first).
     """
 
     name: str
@@ -82,6 +83,10 @@ class OperatorTool:
             raise ValueError(f"tool {self.name!r}: argv cannot contain a NUL character")
         if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
             raise ValueError(f"tool {self.name!r}: timeout_s must be > 0, got {self.timeout_s}")
+        if self.parameters is not None:
+            problems = schema_problems(self.parameters)
+            if problems:
+                raise ValueError(f"tool {self.name!r}: parameters: {'; '.join(problems)}")
 
 
 def tool_environment(
@@ -105,7 +110,7 @@ def tool_environment(
         if not _ARG_NAME.fullmatch(name):
             raise ValueError(
                 f"argument name {printable(name, 40)!r} cannot be passed: use letters, digits "
-                "and _ (starting with a letter, at most 64)"
+                "and _ (not starting with a digit, at most 64)"
             )
         key = ENV_PREFIX + name.upper()
         if key in env:

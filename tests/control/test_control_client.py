@@ -40,8 +40,11 @@ async def raw_server(path: Path, answer: RawHandler) -> AsyncIterator[None]:
 
 
 async def send(path: Path, request: object, timeout_s: float = 5.0) -> dict[str, object]:
+    """The reply's data, "ok" put back (what went over the wire)."""
     client = ControlClient(path, timeout_s=timeout_s)
-    return await asyncio.to_thread(client.send, request)  # type: ignore[arg-type]
+    reply = await asyncio.to_thread(client.send, request)  # type: ignore[arg-type]
+    assert reply.ok
+    return {"ok": True, **reply.data}
 
 
 async def test_requests_and_replies_round_trip(
@@ -176,3 +179,20 @@ async def test_an_endless_reply_is_cut_off(tmp_path: Path) -> None:
     async with raw_server(path, flood):
         with pytest.raises(BadReplyError, match="longer than"):
             await send(path, Status())
+
+
+async def test_a_refusal_with_control_characters_prints_as_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "control.sock"
+
+    async def hostile(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.write(b'{"ok": false, "error": "\\u001b[2Jgone\\nfake line"}\n')
+        await writer.drain()
+        writer.close()
+
+    async with raw_server(path, hostile):
+        with pytest.raises(RefusedError) as caught:
+            await send(path, Status())
+    message = str(caught.value)
+    assert "\x1b" not in message and "\n" not in message
+    assert "gone" in message and "fake line" in message

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from edgevoice.adapters.control_socket import ControlServer, ControlSocketError
-from edgevoice.control_protocol import MAX_LINE_BYTES, Mute, Status, Volume
+from edgevoice.control_protocol import MAX_LINE, Mute, Status, Volume
 
 from .conftest import HANG_GUARD, Conn, RecordingHandler
 
@@ -114,9 +114,14 @@ async def test_garbage_gets_an_error_reply_and_never_reaches_the_handler(
     conn.close()
 
 
-async def test_blank_lines_are_ignored(server: ControlServer, handler: RecordingHandler) -> None:
+async def test_each_blank_line_gets_its_error_reply_so_replies_stay_in_step(
+    server: ControlServer, handler: RecordingHandler
+) -> None:
     conn = await Conn.open(server.path)
-    assert await conn.ask(b"\n \r\n\n" + b'{"cmd": "toggle"}\r\n') == {"ok": True}
+    await conn.send(b"\n \r\n" + b'{"cmd": "toggle"}\r\n')
+    replies = [await conn.reply() for _ in range(3)]
+    assert [r["ok"] for r in replies] == [False, False, True]
+    assert "empty request" in replies[0]["error"]
     assert len(handler.seen) == 1
     conn.close()
 
@@ -125,11 +130,11 @@ async def test_the_longest_allowed_line_passes_one_byte_more_closes(
     server: ControlServer, handler: RecordingHandler
 ) -> None:
     request = b'{"cmd": "status"}'
-    longest = request[:-1] + b" " * (MAX_LINE_BYTES - len(request)) + b"}"
-    assert len(longest) == MAX_LINE_BYTES
+    longest = request[:-1] + b" " * (MAX_LINE - 1 - len(request)) + b"}\n"
+    assert len(longest) == MAX_LINE  # the protocol's limit counts the newline
     conn = await Conn.open(server.path)
-    assert (await conn.ask(longest + b"\n"))["ok"] is True
-    reply = await conn.ask(b" " + longest + b"\n")
+    assert (await conn.ask(longest))["ok"] is True
+    reply = await conn.ask(b" " + longest)
     assert reply["ok"] is False and "longer than" in reply["error"]
     assert await conn.closed_by_server()
     assert handler.seen == [Status()]
@@ -137,7 +142,7 @@ async def test_the_longest_allowed_line_passes_one_byte_more_closes(
 
 async def test_an_endless_line_is_cut_off(server: ControlServer, handler: RecordingHandler) -> None:
     conn = await Conn.open(server.path)
-    conn.writer.write(b"x" * (10 * MAX_LINE_BYTES))  # no newline, ever
+    conn.writer.write(b"x" * (10 * MAX_LINE))  # no newline, ever
     reply = await conn.reply()
     assert reply["ok"] is False and "longer than" in reply["error"]
     assert await conn.closed_by_server()
