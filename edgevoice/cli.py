@@ -14,6 +14,7 @@ from edgevoice.commands._common import common_options
 # command name is its name with "-" for "_" (check_config -> check-config).
 COMMAND_MODULES: tuple[str, ...] = (
     "run",
+    "ctl",
     "check_config",
     "version",
     "devices",

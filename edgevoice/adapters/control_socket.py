@@ -57,10 +57,16 @@ log = logging.getLogger("edgevoice.control")
 
 Handler = Callable[[Request], Awaitable[Mapping[str, JsonValue] | None]]
 
+SOCKET_NAME: Final = "control.sock"  # in paths.runtime_dir
 SOCKET_MODE: Final = 0o660
 # sun_path is 108 bytes on Linux, one of them the terminating NUL.
 MAX_SOCKET_PATH: Final = 107
 _PEERCRED: Final = struct.Struct("3i")  # struct ucred: pid, uid, gid
+
+
+def socket_path(runtime_dir: str | os.PathLike[str]) -> Path:
+    """Where the daemon listens and `edgevoice ctl` connects: `<paths.runtime_dir>/control.sock`."""
+    return Path(runtime_dir) / SOCKET_NAME
 
 
 class ControlSocketError(EdgevoiceError, OSError):
