@@ -28,9 +28,12 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from edgevoice.ports import DeviceState, TriggerEvent, TriggerKind
+
+if TYPE_CHECKING:
+    from edgevoice.ports import Indicator, TriggerSource
 
 log = logging.getLogger("edgevoice.gpio")
 _T = TypeVar("_T")
@@ -471,3 +474,9 @@ def open_led(
             pin_factory=pin_factory,
         ),
     )
+
+
+if TYPE_CHECKING:  # mypy checks that the adapters fit their ports
+
+    def _fits(button: ButtonTrigger, led: LedIndicator) -> tuple[TriggerSource, Indicator]:
+        return button, led
