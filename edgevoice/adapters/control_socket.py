@@ -87,7 +87,9 @@ class ControlServer:
 
     `handler(request)` runs on the loop for each parsed request; it returns the reply's fields
     (a mapping, or None for a bare `{"ok": true}`) or raises `ControlError` to refuse it with
-    that one-line message. `group`: a group name or id for the socket file (None: the daemon's
+    that one-line message. It should answer at once (e.g. "say" accepted, not the model's
+    answer): after `handler_timeout_s` (4 s, under `edgevoice ctl`'s 5 s) the client is told
+    there was no answer. `group`: a group name or id for the socket file (None: the daemon's
     own group).
 
     Lifecycle: `await start()` creates the socket file (so a problem is reported before
@@ -106,7 +108,7 @@ class ControlServer:
         max_clients: int = 8,
         idle_timeout_s: float = 60.0,
         write_timeout_s: float = 5.0,
-        handler_timeout_s: float = 10.0,
+        handler_timeout_s: float = 4.0,
         max_line: int = MAX_LINE,
     ) -> None:
         if max_clients < 1:
@@ -157,7 +159,7 @@ class ControlServer:
                 f"control socket path {printable(str(path))} is longer than {MAX_SOCKET_PATH} "
                 "bytes (the limit of a Unix socket address); choose a shorter paths.runtime_dir"
             )
-        _ensure_directory(path.parent)
+        _ensure_directory(path.parent, gid)
         await _clear_stale(path)
         sock = _bind_in_place(path, gid)
         st = os.stat(path)
@@ -387,9 +389,16 @@ def _resolve_group(group: str | int | None) -> int:
         ) from None
 
 
-def _ensure_directory(directory: Path) -> None:
+def _ensure_directory(directory: Path, gid: int) -> None:
+    """Create the socket's directory when it is missing (systemd's RuntimeDirectory= normally
+    does): mode 0750 and the socket's group, so that group can reach the socket."""
+    if directory.is_dir():
+        return
     try:
         directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+        os.chmod(directory, 0o750)  # whatever the umask
+        if gid != -1:
+            os.chown(directory, -1, gid)
     except OSError as error:
         raise ControlSocketError(
             f"cannot create the control socket's directory {printable(str(directory))}: "

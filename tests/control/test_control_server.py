@@ -365,3 +365,13 @@ async def test_volume_request_carries_its_percent(
     assert (await conn.ask(b'{"cmd": "volume", "percent": 70}\n'))["ok"] is True
     assert handler.seen == [Volume(70)]
     conn.close()
+
+
+async def test_a_missing_directory_is_made_for_the_socket_group(
+    tmp_path: Path, handler: RecordingHandler
+) -> None:
+    group = grp.getgrnam("nogroup") if os.geteuid() == 0 else grp.getgrgid(os.getgid())
+    path = tmp_path / "made" / "control.sock"
+    async with ControlServer(path, handler, group.gr_gid):
+        st = os.stat(path.parent)
+        assert stat.S_IMODE(st.st_mode) == 0o750 and st.st_gid == group.gr_gid
