@@ -5,6 +5,10 @@ only the code that puts it on the wire (a request header) should call that. Ever
 also registers its value here, so the logging filter can scrub it from any log line even if a
 library echoes it back (for example in an HTTP error body). `ScrubSecrets` goes on every log
 handler; `redacted_logger` is the logger to hand to websockets (client and simulator alike).
+
+The registry is bounded (`MAX_SECRETS`, the most recently registered win): a device fetching a
+30-minute token for a year makes 17,520 of them, and every log line is scrubbed against the
+registry. Old tokens have expired long before they are forgotten here.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import logging
 import re
 import threading
 import traceback
+from collections import OrderedDict
 
 _MIN_SECRET_LENGTH = 4  # shorter strings would scrub ordinary words out of log lines
-_lock = threading.Lock()
-_known: set[str] = set()
+MAX_SECRETS = 64  # the API key plus a day of 30-minute tokens, with room to spare
 
 REDACTED = "<redacted>"
 
@@ -52,21 +56,60 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
+class SecretRegistry:
+    """Secret values to scrub from text: at most `limit`, the most recently registered win."""
+
+    def __init__(self, limit: int = MAX_SECRETS) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._values: OrderedDict[str, None] = OrderedDict()  # oldest first
+        self._by_length: list[str] = []  # longest first, rebuilt on change
+
+    def register(self, value: str) -> None:
+        """Remember `value` (registering it again makes it the newest)."""
+        if len(value) < _MIN_SECRET_LENGTH:
+            return
+        with self._lock:
+            self._values[value] = None
+            self._values.move_to_end(value)
+            while len(self._values) > self._limit:
+                self._values.popitem(last=False)
+            self._by_length = sorted(self._values, key=len, reverse=True)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def scrub(self, text: str) -> str:
+        """Replace every registered value in `text` with a marker."""
+        for value in self._by_length:  # a snapshot: register() replaces the list, never edits
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+
+_registry = SecretRegistry()
+
+
 def register(value: str) -> None:
-    """Remember a secret value so `scrub` removes it from text."""
-    if len(value) >= _MIN_SECRET_LENGTH:
-        with _lock:
-            _known.add(value)
+    """Remember a secret value so `scrub` removes it from text. Past `MAX_SECRETS` values the
+    oldest is forgotten."""
+    _registry.register(value)
 
 
 def scrub(text: str) -> str:
     """Replace every registered secret value in `text` with a marker."""
-    with _lock:
-        values = sorted(_known, key=len, reverse=True)
-    for value in values:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    return text
+    return _registry.scrub(text)
+
+
+# Credential-shaped strings that were never registered: an ephemeral token (a resource name,
+# docs/live-protocol.md 7) and a Google API key ("AIza" + 35 characters).
+_CREDENTIAL_SHAPES = re.compile(r"auth_tokens/[\w.~+/=-]+|AIza[\w-]{35}")
+
+
+def scrub_credentials(text: str) -> str:
+    """`scrub`, and also anything shaped like a token or a Google API key: for text from a
+    process that may print credentials we never saw (a token command's stderr)."""
+    return _CREDENTIAL_SHAPES.sub(REDACTED, scrub(text))
 
 
 # What must never reach a terminal or a log line verbatim when it came from outside: C0 and C1

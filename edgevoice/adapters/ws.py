@@ -2,20 +2,24 @@
 
 ```
 conn = await LiveConnection.open(endpoint, credential, setup)     # connect + setup + wait
-await conn.send_audio(pcm16k)                                      # any LiveSession input
+sent = await conn.send_audio(pcm16k)                               # False: held back/dropped
 async for event in conn.events(): ...                               # decoded server events
 await conn.close()                                                  # 1000, on shutdown
 ```
 
-Policy decided here (docs/live-protocol.md sections 1 and 6):
+Opening (endpoint, credential headers, TLS, redirects, handshake errors) is in
+`edgevoice.adapters.ws_connect`. Policy decided here:
 
-- The API key goes in the `x-goog-api-key` header, an ephemeral token in `Authorization: Token`
-  on the v1alpha `BidiGenerateContentConstrained` path. Neither ever goes in the URL.
-- TLS is always verified (`wss://`); plain `ws://` is accepted only for loopback hosts, which is
-  where the simulator runs (anything else is refused FATAL before any network I/O). A
-  certificate that fails verification is FATAL (wrong endpoint, trust store or intercepting
-  proxy), except one outside its validity period: on a Pi without a real-time clock that means
-  NTP has not set the time yet, which heals by itself (TRANSIENT).
+- Sending is cancellation-safe. websockets' `send()` writes an unfragmented message to the
+  transport before its first await (only the wait for the network to drain can be cancelled),
+  and frames leave the session's outbox one at a time, each written before anything awaits.
+  So a cancelled send never loses a frame the session believes went out (a lost activityStart
+  made the server close 1007 on the orphan activityEnd), and there is no lock to wait on.
+- The microphone never waits on a slow uplink: while more than `Endpoint.audio_backlog`
+  bytes wait in the socket's write buffer, `send_audio` drops the chunk, counts it
+  (`audio_dropped`) and warns at most every `DROP_WARNING_INTERVAL_S` seconds. Dropping is
+  the right loss for live speech: queueing it would only add delay the listener hears.
+  Control frames (activityStart/End, text, tool responses) are always sent.
 - Keepalive: the real server answers pings slowly (8-30 s in field reports), which trips the
   websockets default of 20 s. We ping every `keepalive_interval` s and give the pong
   `keepalive_timeout` s, so a dead link is found in about 1.5 minutes at most without false
@@ -23,96 +27,65 @@ Policy decided here (docs/live-protocol.md sections 1 and 6):
 - permessage-deflate is offered (as the official SDK does) unless `deflate` is off: 20 ms
   base64 speech frames compress to about 59 % for 0.2 % of one x86 core (measured on 4.8 s of
   espeak speech with context takeover); a server that declines it simply gets plain frames.
-- Every failure surfaces as a typed error from `edgevoice.errors` that the supervisor classifies:
-  `ConnectError` (handshake), `SessionClosedError` (close code and reason, 1006 for a drop),
-  `RemoteProtocolError` (a bad frame: the connection is closed first, with the close code and
-  reason the session's `failure` names), `TimeoutError`-based
-  `ConnectError` for a server that accepts but never answers setup.
+- Every failure surfaces as a typed error from `edgevoice.errors` (see its policy):
+  `ConnectError` (handshake, or no setupComplete in time), `SessionClosedError` (close code
+  and reason, 1006 for a drop; `local=True` when websockets closed the connection itself
+  because the server's bytes broke the WebSocket protocol: 1002, 1007 for a close reason that
+  is not UTF-8, 1009 too big), `RemoteProtocolError` (a bad frame: the connection is closed
+  first, with the close code and reason the session's `failure` names). `close_error` holds
+  the classified close once the connection ended.
+
+Blocking tool calls (docs/live-protocol.md 3.2) are the session's rule: while one is pending,
+`send_audio` returns False and the session counts the chunk in `audio_held_back`; the app
+reads `input_blocked` to stop offering microphone audio. A toolCallCancellation can release a
+deferred activityStart, so frames are flushed after every received message too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 
-from edgevoice.credentials import Credential, CredentialKind
-from edgevoice.errors import ConnectError, ErrorClass, RemoteProtocolError, SessionClosedError
+from edgevoice.adapters.ws_connect import (
+    DeadlineConnection,
+    Endpoint,
+    auth_headers,
+    is_loopback,
+    open_websocket,
+    untrusted_certificate,
+)
+from edgevoice.credentials import Credential
+from edgevoice.errors import ConnectError, RemoteProtocolError, SessionClosedError
 from edgevoice.live.events import IgnoredFields, ServerEvent, SetupComplete
 from edgevoice.live.frames import Setup
-from edgevoice.live.session import LiveSession
-from edgevoice.redact import redacted_logger
+from edgevoice.live.session import HeldBack, LiveSession
 
 log = logging.getLogger("edgevoice.ws")
 
-SERVICE = "google.ai.generativelanguage.{version}.GenerativeService.{method}"
+__all__ = [
+    "DROP_WARNING_INTERVAL_S",
+    "Endpoint",
+    "LiveConnection",
+    "auth_headers",
+    "is_loopback",
+    "untrusted_certificate",
+]
+
 # When the server breaks the protocol, the session chooses the close (`LiveSession.failure`:
-# 1002, see edgevoice.live.session for why).
-CLOSE_SETUP_TIMEOUT = 1000
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where and how to connect. Built from `live.endpoint`, `live.api_version` and timeouts."""
-
-    base_url: str = "wss://generativelanguage.googleapis.com"
-    api_version: str = "v1beta"
-    connect_timeout: float = 10.0  # s: TCP + TLS + WebSocket upgrade
-    setup_timeout: float = 10.0  # s: setup sent -> setupComplete
-    keepalive_interval: float | None = 30.0  # s between pings; None or 0 disables them
-    keepalive_timeout: float = 60.0  # s to wait for a pong
-    max_message_size: int = 4 * 1024 * 1024  # bytes; the server keeps its frames under 1 MiB
-    deflate: bool = True  # offer permessage-deflate
-    close_timeout: float = 5.0  # s to wait for the closing handshake
-
-    def url(self, kind: CredentialKind) -> str:
-        """The full WebSocket URL for a credential kind (tokens use the Constrained method)."""
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("wss", "ws") or not parts.hostname:
-            raise ConnectError(f"live.endpoint {self.base_url!r} is not a ws(s):// URL")
-        if parts.scheme == "ws" and not is_loopback(parts.hostname):
-            raise ConnectError(
-                f"refusing plain ws:// to {parts.hostname}: only loopback hosts may skip TLS; "
-                "use wss://",
-                error_class=ErrorClass.FATAL,  # retrying cannot help
-            )
-        if kind is CredentialKind.TOKEN:
-            # Ephemeral tokens exist on v1alpha only (section 1.1 and 7).
-            method, version = "BidiGenerateContentConstrained", "v1alpha"
-        else:
-            method, version = "BidiGenerateContent", self.api_version
-        path = parts.path.rstrip("/") + "/ws/" + SERVICE.format(version=version, method=method)
-        return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-# The logger websockets uses for our connections, with credential headers blanked at the source.
-_wire_log = redacted_logger("websockets.client")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def auth_headers(credential: Credential) -> list[tuple[str, str]]:
-    if credential.kind is CredentialKind.TOKEN:
-        return [("Authorization", f"Token {credential.secret.reveal()}")]
-    return [("x-goog-api-key", credential.secret.reveal())]
+# 1002, see edgevoice.live.session for why); a setup that fails otherwise closes normally.
+CLOSE_SETUP_FAILED = 1000
+DROP_WARNING_INTERVAL_S = 10.0
+# Codes websockets sends when it fails the connection itself (RFC 6455 7.4.1): protocol error,
+# invalid UTF-8, message too big, and 1011 for an unanswered keepalive ping.
+_OWN_FAILURES = frozenset({1002, 1007, 1009, 1011})
 
 
 class LiveConnection:
@@ -120,18 +93,26 @@ class LiveConnection:
 
     def __init__(
         self,
-        ws: ClientConnection,
+        ws: DeadlineConnection,
         session: LiveSession,
         clock: Callable[[], float],
+        endpoint: Endpoint | None = None,
     ) -> None:
         self._ws = ws
         self.session = session
         self._clock = clock
-        self._send_lock = asyncio.Lock()
+        self._endpoint = endpoint or Endpoint()
         self.setup: SetupComplete | None = None
         # Decoded events not yet handed out: one frame can carry several, and a caller may stop
         # iterating events() after any of them (or the frame came with setupComplete).
         self._pending: deque[ServerEvent] = deque()
+        # Frames taken from the session's outbox and not yet written (see _flush).
+        self._unsent: deque[str] = deque()
+        self._close_error: SessionClosedError | None = None
+        self.audio_dropped = 0  # chunks dropped because the uplink could not keep up
+        self.audio_dropped_bytes = 0
+        self._drops_unreported = 0
+        self._last_drop_warning: float | None = None
 
     @classmethod
     async def open(
@@ -146,11 +127,12 @@ class LiveConnection:
         """Connect, send setup, and wait for setupComplete.
 
         Raises ConnectError (handshake refused, network, timeouts), SessionClosedError (the
-        server closed during setup: bad key 1007, unknown model 1008, ...), RemoteProtocolError.
+        server closed during setup: bad key 1007, unknown model 1008, ...), RemoteProtocolError,
+        ConfigError (a credential that cannot be sent, refused before any network I/O).
         """
         url = endpoint.url(credential.kind)
-        ws = await _connect(url, endpoint, credential, ssl_context)
-        conn = cls(ws, LiveSession(setup), clock)
+        ws = await open_websocket(url, endpoint, credential, ssl_context)
+        conn = cls(ws, LiveSession(setup), clock, endpoint)
         try:
             await conn._setup(endpoint.setup_timeout)
         except BaseException:
@@ -172,6 +154,10 @@ class LiveConnection:
                         else:
                             self._pending.append(event)
         except TimeoutError:
+            if self._ws.protocol.close_sent is not None:
+                # A close is already under way (websockets failed the connection over the
+                # server's bytes): that is the cause, not the setup timeout.
+                raise await self._closed_now() from None
             raise ConnectError(
                 f"no setupComplete within {seconds:g} s; the server accepted the connection but "
                 "did not answer setup"
@@ -181,11 +167,33 @@ class LiveConnection:
     # Sending: each method calls the LiveSession input of the same name, then flushes.
 
     async def send_audio(self, pcm16k: bytes) -> bool:
-        """False when a blocking tool call held the audio back (LiveSession.send_audio)."""
+        """Send a chunk of 16 kHz PCM16LE mono microphone audio.
+
+        Returns True when it went out. Returns False, without queueing anything, when a
+        blocking tool call is pending (the session counts it in `audio_held_back`), or when the
+        uplink cannot keep up (more than `Endpoint.audio_backlog` bytes wait to be written:
+        counted in `audio_dropped`). Never waits for the network.
+        """
         self._check_open()
+        if (
+            not self.session.input_blocked
+            and self._ws.transport.get_write_buffer_size() > self._endpoint.audio_backlog
+        ):
+            self._dropped(len(pcm16k))
+            return False
         queued = self.session.send_audio(pcm16k)
         await self._flush()
         return queued
+
+    @property
+    def input_blocked(self) -> bool:
+        """A blocking tool call is pending: stop offering microphone audio (it is not sent)."""
+        return self.session.input_blocked
+
+    @property
+    def audio_held_back(self) -> HeldBack:
+        """Microphone audio refused while a blocking tool call was pending (frames, bytes)."""
+        return self.session.audio_held_back
 
     async def send_text(self, text: str) -> None:
         self._check_open()
@@ -214,21 +222,43 @@ class LiveConnection:
 
     def _check_open(self) -> None:
         # After the socket closed, sending is a dropped link (TRANSIENT), not misuse: raise why
-        # it closed instead of the session's LocalProtocolError, which would read as FATAL.
-        error = self.session.close_error
+        # it closed instead of the session's LocalProtocolError.
+        error = self.close_error
         if error is not None:
             raise error
 
     async def _flush(self) -> None:
-        frames = self.session.data_to_send()
-        if not frames:
-            return
-        async with self._send_lock:
+        """Write every frame the session queued, in order.
+
+        Each frame is taken from `_unsent` and written by `send()` before anything awaits, so
+        a cancellation (which can only land in the wait for the network to drain) never loses
+        a frame the session already counts as sent; frames still in `_unsent` go out with the
+        next flush from any task, still in order.
+        """
+        self._unsent.extend(self.session.data_to_send())
+        while self._unsent:
+            frame = self._unsent.popleft()
             try:
-                for frame in frames:
-                    await self._ws.send(frame)  # text frames, as the SDK sends them
+                await self._ws.send(frame)  # text frames, as the SDK sends them
             except ConnectionClosed as exc:
                 raise self._closed(exc) from None
+
+    def _dropped(self, size: int) -> None:
+        self.audio_dropped += 1
+        self.audio_dropped_bytes += size
+        self._drops_unreported += 1
+        now = self._clock()
+        last = self._last_drop_warning
+        if last is None or now - last >= DROP_WARNING_INTERVAL_S:
+            log.warning(
+                "uplink too slow: dropped %d microphone chunk(s) (%d in total on this "
+                "connection); more than %d bytes were waiting to be sent",
+                self._drops_unreported,
+                self.audio_dropped,
+                self._endpoint.audio_backlog,
+            )
+            self._last_drop_warning = now
+            self._drops_unreported = 0
 
     # ---------------------------------------------------------------------------------------
     # Receiving
@@ -256,10 +286,7 @@ class LiveConnection:
                 self.session.receive(frame, self._clock())
             except RemoteProtocolError as exc:
                 log.warning("closing the connection: %s", exc, extra={"ERROR_CLASS": "transient"})
-                failure = self.session.failure
-                assert failure is not None
-                await self._ws.close(failure.close_code, failure.close_reason)
-                self.session.closed(failure.close_code, failure.close_reason)
+                await self._abort()
                 raise
             self._pending.extend(self.session.events())
             await self._flush()  # a cancellation may release a deferred activityStart
@@ -271,121 +298,100 @@ class LiveConnection:
             raise self._closed(exc) from None
         return frame if isinstance(frame, bytes) else frame.encode()
 
+    @property
+    def close_error(self) -> SessionClosedError | None:
+        """Once the connection ended: why, classified (read this, not the session's)."""
+        return self._close_error or self.session.close_error
+
     def _closed(self, exc: ConnectionClosed) -> SessionClosedError:
         """Record the close in the session and return the typed error for it."""
-        self.session.closed(*_close_of(exc.rcvd, exc.sent))
-        error = self.session.close_error
-        assert error is not None
-        return error
+        return self._record_close(exc.rcvd, exc.sent, exc.rcvd_then_sent)
+
+    def _record_close(
+        self, rcvd: Close | None, sent: Close | None, rcvd_then_sent: bool | None
+    ) -> SessionClosedError:
+        if self.close_error is not None:
+            return self.close_error  # the first cause wins
+        code, reason, local = self._describe_close(rcvd, sent, rcvd_then_sent)
+        self.session.closed(code, reason)
+        # The adapter's error carries what only it knows: whether websockets closed the
+        # connection itself (`local`) and whether this connection resumed a session (a non-key
+        # 1007 then means the handle is unusable, not a fatal setup: 3.8 field report).
+        self._close_error = SessionClosedError(code, reason, local=local, resumed=self.resumed)
+        return self._close_error
+
+    @property
+    def resumed(self) -> bool:
+        """This connection's setup carried a resumption handle."""
+        return self.session.setup.resumption_handle is not None
+
+    def _describe_close(
+        self, rcvd: Close | None, sent: Close | None, rcvd_then_sent: bool | None
+    ) -> tuple[int, str, bool]:
+        """(code, reason, local) for a closed connection: the server's close when it closed
+        first; ours when we did (`local` when websockets failed the connection itself);
+        1006 when no close frame came at all."""
+        if sent is not None and not rcvd_then_sent:
+            if sent.code not in _OWN_FAILURES:
+                return sent.code, sent.reason, False
+            return sent.code, self._failure_reason(sent), True
+        if rcvd is not None:
+            return rcvd.code, rcvd.reason, False
+        return 1006, "connection dropped without a close frame", False
+
+    def _failure_reason(self, sent: Close) -> str:
+        """What made websockets fail the connection, in words that name the cause."""
+        detail = sent.reason or "no detail"
+        if sent.code == 1009:
+            return (
+                f"the server sent a message over live.max_message_size "
+                f"({self._endpoint.max_message_size} bytes): {detail}"
+            )
+        if sent.code == 1007:
+            return f"the server sent text that is not UTF-8 (a close reason?): {detail}"
+        if sent.code == 1002:
+            return f"the server broke the WebSocket protocol: {detail}"
+        if "keepalive" in detail:
+            return (
+                f"no answer to a keepalive ping within {self._endpoint.keepalive_timeout:g} s "
+                "(the network or the server stopped responding)"
+            )
+        return detail
+
+    async def _closed_now(self) -> SessionClosedError:
+        """Abort the transport and record the close as it stands (a close already under way)."""
+        self._ws.transport.abort()
+        await self._ws.wait_closed()
+        protocol = self._ws.protocol
+        return self._record_close(
+            protocol.close_rcvd, protocol.close_sent, protocol.close_rcvd_then_sent
+        )
 
     async def close(self) -> None:
         """Close normally (1000) and wait briefly for the server's close frame.
 
-        If the server had closed first, the session keeps the server's code and reason (the
-        supervisor reads `session.close_error`), not our 1000.
+        If the server had closed first, the close error keeps the server's code and reason
+        (the supervisor reads `close_error`), not our 1000.
         """
         await self._ws.close(1000, "client closing")
-        if self.session.close_error is None:
-            protocol = self._ws.protocol
-            self.session.closed(*_close_of(protocol.close_rcvd, protocol.close_sent))
+        protocol = self._ws.protocol
+        self._record_close(protocol.close_rcvd, protocol.close_sent, protocol.close_rcvd_then_sent)
 
     async def _abort(self) -> None:
+        """Close after a failed setup or a bad server frame: with the close the session's
+        `failure` names (1002 for a protocol error), else 1000 "setup failed"."""
         failure = self.session.failure
         code, reason = (
             (failure.close_code, failure.close_reason)
-            if failure
-            else (CLOSE_SETUP_TIMEOUT, "setup failed")
+            if failure is not None
+            else (CLOSE_SETUP_FAILED, "setup failed")
         )
-        try:
-            await self._ws.close(code, reason)
-        finally:
-            if self.session.close_error is None:
-                self.session.closed(code, reason)
+        if self.close_error is None:
+            self.session.closed(code, reason)
+            self._close_error = SessionClosedError(code, reason, resumed=self.resumed)
+        await self._ws.close(code, reason)
 
     @property
     def latency(self) -> float:
         """Last measured ping round trip, in seconds (0 until a ping was answered)."""
         return float(self._ws.latency)
-
-
-# OpenSSL verify codes for a certificate outside its validity period.
-X509_V_ERR_CERT_NOT_YET_VALID = 9
-X509_V_ERR_CERT_HAS_EXPIRED = 10
-
-
-def untrusted_certificate(exc: ssl.SSLCertVerificationError) -> ConnectError:
-    """The error for a certificate that failed verification, classified for the supervisor.
-
-    A certificate outside its validity period is almost always our clock, not the server: a
-    Pi has no real-time clock, and until NTP sets the time after boot every certificate looks
-    expired or not yet valid. That heals by itself, so it is TRANSIENT. Any other failure
-    (unknown or self-signed issuer, missing CA bundle, a TLS-intercepting proxy, a host name
-    the certificate does not name) stays until a person fixes the endpoint, the trust store
-    or the network, and retrying cannot help: FATAL.
-    """
-    reason = exc.verify_message or exc.reason or "verification failed"
-    if exc.verify_code in (X509_V_ERR_CERT_NOT_YET_VALID, X509_V_ERR_CERT_HAS_EXPIRED):
-        return ConnectError(
-            f"TLS certificate rejected: {reason}; check the system clock "
-            "(timedatectl: is NTP synchronized?)",
-            error_class=ErrorClass.TRANSIENT,
-        )
-    return ConnectError(
-        f"TLS certificate not trusted: {reason}; live.endpoint must present a certificate for "
-        "its host name from a CA this system trusts (check the endpoint, the CA bundle, and "
-        "any proxy that intercepts TLS)",
-        error_class=ErrorClass.FATAL,
-    )
-
-
-def _close_of(rcvd: Close | None, sent: Close | None) -> tuple[int, str]:
-    """The code and reason that describe a closed connection: the peer's close frame when one
-    came (the server's reason, or its echo of ours), else ours, else 1006 for a dropped link."""
-    if rcvd is not None:
-        return rcvd.code, rcvd.reason
-    if sent is not None:
-        return sent.code, sent.reason
-    return 1006, "connection dropped without a close frame"
-
-
-async def _connect(
-    url: str,
-    endpoint: Endpoint,
-    credential: Credential,
-    ssl_context: ssl.SSLContext | None,
-) -> ClientConnection:
-    interval = endpoint.keepalive_interval or None
-    kwargs: dict[str, Any] = {}
-    if url.startswith("wss://"):
-        # Verified TLS always: the default context checks the chain and the host name.
-        kwargs["ssl"] = ssl_context or ssl.create_default_context()
-    try:
-        return await connect(
-            url,
-            additional_headers=auth_headers(credential),
-            user_agent_header="edgevoice",
-            compression="deflate" if endpoint.deflate else None,
-            open_timeout=endpoint.connect_timeout,
-            ping_interval=interval,
-            ping_timeout=endpoint.keepalive_timeout if interval else None,
-            close_timeout=endpoint.close_timeout,
-            max_size=endpoint.max_message_size,
-            proxy=None,
-            logger=_wire_log,
-            **kwargs,
-        )
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-        raise ConnectError(
-            f"the server refused the WebSocket upgrade with HTTP {status}", http_status=status
-        ) from None
-    except InvalidHandshake as exc:
-        raise ConnectError(f"WebSocket handshake failed: {exc}") from None
-    except ssl.SSLCertVerificationError as exc:
-        raise untrusted_certificate(exc) from None
-    except TimeoutError:
-        raise ConnectError(
-            f"no WebSocket connection within {endpoint.connect_timeout:g} s"
-        ) from None
-    except OSError as exc:
-        raise ConnectError(f"cannot reach the Live API: {exc.strerror or exc}") from None

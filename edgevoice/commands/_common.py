@@ -1,7 +1,9 @@
 """What every config-reading subcommand does first: load the config, then set up logging.
 
 A bad config is reported on stderr, one problem per line with its key and file, and the command
-returns 78 (EX_CONFIG) before anything else starts.
+returns 78 (EX_CONFIG) before anything else starts. A credential that cannot be fetched right now
+(the token command failed: `CredentialError`) is one line and 75 (EX_TEMPFAIL), never 78, so
+systemd restarts a unit whose token server was down (edgevoice.errors policy).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from collections.abc import Callable
 from edgevoice.adapters.config_file import load_config_from_args
 from edgevoice.app.log_setup import setup_logging
 from edgevoice.config import Config
-from edgevoice.errors import ConfigError
+from edgevoice.errors import ConfigError, CredentialError
 
 CommandBody = Callable[[argparse.Namespace, Config], int]
+EX_TEMPFAIL = 75  # sysexits.h: try again later
 
 
 def report_config_error(error: ConfigError) -> int:
@@ -43,6 +46,9 @@ def with_config(body: CommandBody) -> Callable[[argparse.Namespace], int]:
             return body(args, config)
         except ConfigError as error:  # e.g. a key file found to be too open
             return report_config_error(error)
+        except CredentialError as error:  # the token command failed: transient
+            print(f"edgevoice: credential unavailable: {error}; try again later", file=sys.stderr)
+            return EX_TEMPFAIL
 
     return run
 

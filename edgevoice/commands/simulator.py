@@ -2,7 +2,10 @@
 
 The first line on stdout is the base URL (`ws://127.0.0.1:8765`, or `wss://...` with
 `--tls-cert`/`--tls-key`); point the daemon (or the official SDK, which needs TLS) at it. Every
-knob of `edgevoice.sim.SimOptions` has an option here. Also runnable as
+knob of `edgevoice.sim.SimOptions` has an option here, checked at start: a value the simulator
+cannot honour is a one-line error and exit status 2. SIGINT and SIGTERM stop it with exit status
+0; their handlers are in place before the URL line is printed, so a supervisor that signals as
+soon as it reads the line never kills it half-way. Also runnable as
 `python -m edgevoice.commands.simulator`.
 """
 
@@ -18,7 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edgevoice.redact import printable
 from edgevoice.sim import DEFAULT_MODELS, Fault, SimOptions, Simulator
+from edgevoice.sim.models import KNOWN_MODELS, Family, parse_family
 
 NAME = "simulator"
 
@@ -63,7 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         action="append",
         default=[],
-        help=f"serve this model id (repeatable; default: {', '.join(DEFAULT_MODELS)})",
+        metavar="ID[=FAMILY]",
+        help="serve this model id (repeatable); an id the simulator does not know needs its "
+        f"family: 2.5, 3.1, 3.8 or 3.8-thinking (default: {', '.join(DEFAULT_MODELS)})",
     )
     model.add_argument(
         "--pace",
@@ -89,15 +96,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument(
         "--tool-name", default="get_time", help="function to call (default: %(default)s)"
     )
+    model.add_argument(
+        "--silent-turn-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with proactive audio (3.8), answer every Nth turn with silence (0 = never)",
+    )
+    model.add_argument(
+        "--late-transcription",
+        action="store_true",
+        help="send each answer's last output transcription piece after its turnComplete",
+    )
     life = parser.add_argument_group("lifecycle and faults")
     life.add_argument("--text-frames", action="store_true", help="send text frames, not binary")
     life.add_argument("--session-id", action="store_true", help="put a sessionId in setupComplete")
     life.add_argument("--handle-ttl", type=float, default=7200.0, help="resumption handle TTL (s)")
     life.add_argument(
-        "--lifetime", type=float, help="close each connection after this many seconds (1011)"
+        "--lifetime",
+        type=float,
+        default=600.0,
+        help="close each connection this long after setup (s; 0 = never; default: %(default)s)",
     )
     life.add_argument(
-        "--go-away-notice", type=float, default=5.0, help="goAway this long before --lifetime (s)"
+        "--go-away-notice", type=float, default=50.0, help="goAway this long before --lifetime (s)"
+    )
+    life.add_argument(
+        "--lifetime-close",
+        choices=("deadline", "aborted"),
+        default="deadline",
+        help='how a life ends: deadline = 1011 "Deadline expired ...", aborted = 1008 '
+        '"The operation was aborted."',
+    )
+    life.add_argument(
+        "--setup-timeout",
+        type=float,
+        default=30.0,
+        help="close a connection with no setup frame after this long (s; 0 = never)",
+    )
+    life.add_argument(
+        "--max-connections",
+        type=int,
+        default=64,
+        help="open connections at once; more are closed 1011 with the quota text",
     )
     life.add_argument(
         "--refuse-first", type=int, default=0, metavar="N", help="refuse the first N connections"
@@ -131,18 +172,80 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
+def _models(specs: list[str]) -> dict[str, Family]:
+    """`--model ID[=FAMILY]` values -> id -> family; ValueError naming a bad one."""
+    models: dict[str, Family] = {}
+    for spec in specs or DEFAULT_MODELS:
+        ident, eq, family = spec.partition("=")
+        if eq:
+            models[ident] = parse_family(family)
+        elif ident in KNOWN_MODELS:
+            models[ident] = KNOWN_MODELS[ident]
+        else:
+            raise ValueError(
+                f"--model {ident}: not a model the simulator knows; name its family, "
+                f"e.g. --model {ident}=3.8"
+            )
+    return models
+
+
+def _key_file(path: str) -> list[str]:
+    """The keys in a file, one per line; a FIFO or a device is refused, never opened."""
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"--api-key-file {path}: not a regular file")
+    with file.open("rb") as stream:
+        data = stream.read(1 << 20)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"--api-key-file {path}: not UTF-8 text") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _seconds_or_none(value: float) -> float | None:
+    return None if value == 0 else value
+
+
+# Option names as SimOptions calls them -> as the command line does, for error messages.
+_FLAGS = {
+    "pace": "--pace",
+    "chunk_ms": "--chunk-ms",
+    "speed": "--speed",
+    "vad_threshold_dbfs": "--vad-threshold-dbfs",
+    "vad_silence_ms": "--silence-ms",
+    "tool_call_every": "--tool-call-every",
+    "tool_name": "--tool-name",
+    "silent_turn_every": "--silent-turn-every",
+    "handle_ttl_s": "--handle-ttl",
+    "lifetime_s": "--lifetime",
+    "go_away_notice_s": "--go-away-notice",
+    "setup_timeout_s": "--setup-timeout",
+    "refuse_first": "--refuse-first",
+    "max_connections": "--max-connections",
+}
+
+
 def options_from_args(args: argparse.Namespace) -> SimOptions:
-    """SimOptions from parsed arguments; raises ValueError naming a bad option."""
+    """SimOptions from parsed arguments; raises ValueError (one line) naming a bad option."""
     keys = set(args.api_key)
     if args.api_key_file:
-        lines = Path(args.api_key_file).read_text(encoding="utf-8").splitlines()
-        keys.update(line.strip() for line in lines if line.strip())
-    if args.pace < 0 or args.chunk_ms <= 0 or args.speed <= 0:
-        raise ValueError("--pace must be >= 0, --chunk-ms and --speed > 0")
+        keys.update(_key_file(args.api_key_file))
+    try:
+        return _options(args, keys)
+    except ValueError as error:
+        message = str(error)
+        name = message.split(" ", 1)[0]
+        if name in _FLAGS:
+            message = _FLAGS[name] + message[len(name) :]
+        raise ValueError(message) from None
+
+
+def _options(args: argparse.Namespace, keys: set[str]) -> SimOptions:
     return SimOptions(
         api_keys=frozenset(keys),
         tokens=frozenset(args.token),
-        models=tuple(args.model) or DEFAULT_MODELS,
+        models=_models(args.model),
         pace=args.pace,
         chunk_ms=args.chunk_ms,
         speed=args.speed,
@@ -150,11 +253,16 @@ def options_from_args(args: argparse.Namespace) -> SimOptions:
         vad_silence_ms=args.silence_ms,
         tool_call_every=args.tool_call_every,
         tool_name=args.tool_name,
+        silent_turn_every=args.silent_turn_every,
+        late_transcription=args.late_transcription,
         text_frames=args.text_frames,
         session_id=args.session_id,
         handle_ttl_s=args.handle_ttl,
-        lifetime_s=args.lifetime,
+        lifetime_s=_seconds_or_none(args.lifetime),
         go_away_notice_s=args.go_away_notice,
+        lifetime_close=args.lifetime_close,
+        setup_timeout_s=_seconds_or_none(args.setup_timeout),
+        max_connections=args.max_connections,
         refuse_first=args.refuse_first,
         refuse_mode=args.refuse_mode,
         faults=tuple(args.fault),
@@ -172,20 +280,24 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 
 async def serve(options: SimOptions, host: str, port: int, tls: ssl.SSLContext | None) -> None:
-    """Start the simulator, print its URL as the first stdout line, serve until a signal."""
-    simulator = Simulator(options, host=host, port=port, ssl_context=tls)
-    await simulator.start()
-    print(simulator.url, flush=True)
+    """Start the simulator, print its URL as the first stdout line, serve until a signal.
+
+    The signal handlers go in before anything else, so a SIGTERM sent the moment the URL line
+    is read stops the simulator cleanly instead of killing it.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    simulator = Simulator(options, host=host, port=port, ssl_context=tls)
     try:
+        await simulator.start()
+        print(simulator.url, flush=True)
         await stop.wait()
     finally:
+        await simulator.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        await simulator.stop()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -196,10 +308,12 @@ def run(args: argparse.Namespace) -> int:
         options = options_from_args(args)
         tls = _tls(args)
     except (ValueError, OSError, ssl.SSLError) as error:
-        print(f"edgevoice simulator: {error}", file=sys.stderr)
+        print(f"edgevoice simulator: {printable(str(error), 300)}", file=sys.stderr)
         return 2
     try:
         asyncio.run(serve(options, args.host, args.port, tls))
+    except KeyboardInterrupt:  # a SIGINT before the loop's handler was in place
+        return 0
     except OSError as error:  # e.g. the port is taken
         print(
             f"edgevoice simulator: cannot listen on {args.host}:{args.port}: {error}",

@@ -19,26 +19,36 @@ In tests (port 0 = a free port; `ssl_context=` serves wss:// for the official SD
 Outside tests: `Simulator(options, host=..., port=..., ssl_context=...)`, `await start()`,
 `await serve_forever()` / `await stop()`; or the `edgevoice simulator` command.
 
-What it does: strict proto3-JSON parsing of client frames (schema.py, proto.py), the setup and
-realtimeInput rules (rules.py), a "parrot" model answering each user turn with the user's own
-speech sped up 1.15x (model.py), server-side energy VAD (energy_vad.py), resumption handles
-(resumption.py), and fault knobs (faults.py, options.py). Every close reason and where it comes
-from is in reasons.py.
+Time: `SimOptions(now=clock.now, sleep=clock.sleep)` with a `VirtualClock` (clock.py) runs
+pacing, connection lifetimes, goAway, the setup timeout and handle expiry on virtual time.
+
+What it does, module by module: strict proto3-JSON parsing of client frames (schema.py,
+proto.py); the model families and their rules (models.py); setup and realtimeInput checks
+(rules.py); a connection's life, faults and time limits (connection.py); the user's side of the
+conversation: turn-taking, activity, input audio, tool responses (conversation.py); the model's
+side: answers, streaming, turnComplete, resumption updates (answering.py); function calls,
+blocking and not (calls.py); a "parrot" model answering each user turn with the user's own speech
+sped up 1.15x (model.py); server-side energy VAD (energy_vad.py); resumption handles
+(resumption.py); fault knobs (faults.py, options.py); what it saw, bounded (recorder.py). Every
+close reason and where it comes from is in reasons.py.
 
 It is independent of edgevoice.live on purpose: the two implementations check each other. The
 behaviour follows docs/live-protocol.md; where the real service's reaction is unknown, the
 choice is documented next to the code.
 """
 
+from edgevoice.sim.clock import VirtualClock
 from edgevoice.sim.faults import Fault, FaultAction, Moment, When
-from edgevoice.sim.models import DEFAULT_MODELS
+from edgevoice.sim.models import DEFAULT_MODELS, KNOWN_MODELS, Family
 from edgevoice.sim.options import SimOptions
 from edgevoice.sim.recorder import ConnectionRecord, ReceivedFrame, SentFrame, SimEvent
 from edgevoice.sim.server import Simulator, run_simulator
 
 __all__ = [
     "DEFAULT_MODELS",
+    "KNOWN_MODELS",
     "ConnectionRecord",
+    "Family",
     "Fault",
     "FaultAction",
     "Moment",
@@ -47,6 +57,7 @@ __all__ = [
     "SimEvent",
     "SimOptions",
     "Simulator",
+    "VirtualClock",
     "When",
     "run_simulator",
 ]

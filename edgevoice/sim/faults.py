@@ -10,11 +10,16 @@ default shape.
 
 On the command line a fault is `ACTION[=ARG]@WHEN[*TIMES]`, for example `abort@turn:1`,
 `close=1011:Internal error encountered.@frame:3`, `goaway=2.5@ready`, `stall@setup*0`.
+
+A fault is checked when it is made (`Fault.parse`, `SimOptions`): a close code must be one a
+server may send (RFC 6455 section 7.4: 1000-1003, 1007-1014, 3000-4999; never 1004-1006 or 1015),
+a reason must fit the 123-byte limit as UTF-8, and goAway seconds must be finite and >= 0.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 import threading
 from dataclasses import dataclass
 
@@ -31,6 +36,14 @@ class FaultAction(enum.Enum):
     GOAWAY = "goaway"  # send goAway{timeLeft}, then close 1011 "Deadline expired..." after it
     QUOTA = "quota"  # close 1011 with the quota text
     UNAVAILABLE = "unavailable"  # close 1011 "The service is currently unavailable."
+    ABORTED = "aborted"  # close 1008 "The operation was aborted." (section 6.2, 6.4)
+
+
+# Close codes a server may put in a close frame (RFC 6455 section 7.4.1; websockets refuses
+# to send the others): 1004-1006 and 1015 are reserved, 1005/1006 are never sent on the wire.
+SENDABLE_CODES = frozenset({1000, 1001, 1002, 1003, *range(1007, 1015)}) | frozenset(
+    range(3000, 5000)
+)
 
 
 class Moment(enum.Enum):
@@ -98,18 +111,44 @@ class Fault:
         when = When.parse(when_text)
         if action is FaultAction.CLOSE and eq:
             code_text, _, reason = arg.partition(":")
-            if not code_text.isdigit() or not (1000 <= int(code_text) <= 4999):
-                raise ValueError(f"fault {spec!r}: close code must be 1000-4999")
-            return cls(action, when, int(code_text), reason, times=times)
-        if action is FaultAction.GOAWAY and eq:
+            if not code_text.isdigit() or len(code_text) > 4:
+                raise ValueError(f"fault {spec!r}: close takes CODE[:REASON], e.g. close=1011:x")
+            fault = cls(action, when, int(code_text), reason, times=times)
+        elif action is FaultAction.GOAWAY and eq:
             try:
                 seconds = float(arg)
             except ValueError:
                 raise ValueError(f"fault {spec!r}: goaway takes seconds, e.g. goaway=2.5") from None
-            return cls(action, when, time_left_s=seconds, times=times)
-        if eq:
+            fault = cls(action, when, time_left_s=seconds, times=times)
+        elif eq:
             raise ValueError(f"fault {spec!r}: {name} takes no argument")
-        return cls(action, when, times=times)
+        else:
+            fault = cls(action, when, times=times)
+        try:
+            fault.check()
+        except ValueError as error:
+            raise ValueError(f"fault {spec!r}: {error}") from None
+        return fault
+
+    def check(self) -> None:
+        """Raise ValueError (one line) when the simulator could not carry this fault out."""
+        if self.code not in SENDABLE_CODES:
+            raise ValueError(
+                f"close code {self.code} cannot be sent by a server; use 1000-1003, "
+                "1007-1014 or 3000-4999"
+            )
+        try:
+            size = len(self.reason.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ValueError("the close reason is not valid text") from None
+        if size > 123:
+            raise ValueError(f"the close reason is {size} bytes; a close frame takes 123")
+        if not math.isfinite(self.time_left_s) or not 0 <= self.time_left_s <= 86_400:
+            raise ValueError(f"goaway seconds must be finite, 0-86400, got {self.time_left_s}")
+        if self.times < 0:
+            raise ValueError(f"times must be >= 0, got {self.times}")
+        if self.when.n < 0:
+            raise ValueError(f"the moment count must be >= 1, got {self.when.n}")
 
 
 class FaultBook:

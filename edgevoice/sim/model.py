@@ -27,14 +27,33 @@ AUDIO_TOKENS_PER_SECOND = 32  # Gemini counts audio at 32 tokens per second
 
 @dataclass(frozen=True)
 class UserTurn:
-    """What the user said in one turn: audio (16 kHz float) and/or text."""
+    """What the user said in one turn: audio (16 kHz float) and/or text.
+
+    `heard_s` is how long the turn really was when `audio` holds only its first part (the
+    simulator keeps a bounded amount of audio per turn, SimOptions.max_heard_s).
+    """
 
     audio: Samples
     text: str = ""
+    heard_s: float | None = None
 
     @property
     def seconds(self) -> float:
-        return self.audio.size / VAD_RATE
+        return self.heard_s if self.heard_s is not None else self.audio.size / VAD_RATE
+
+    def merged(self, later: UserTurn, max_samples: int) -> UserTurn:
+        """This turn and a later one as one (a bounded queue folds the backlog together)."""
+        room = max(0, max_samples - self.audio.size)
+        audio = np.concatenate([self.audio, later.audio[:room]]).astype(np.float32)
+        text = " ".join(t for t in (self.text, later.text) if t)
+        return UserTurn(audio, text, self.seconds + later.seconds)
+
+
+@dataclass(frozen=True)
+class ResultTurn:
+    """Results of non-blocking function calls the model speaks about (section 3.4)."""
+
+    results: tuple[tuple[str, Any], ...]  # (function name, response)
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,12 @@ def parrot_audio(heard: Samples, *, speed: float, threshold_dbfs: float, max_s: 
     return out[: round(max_s * OUTPUT_RATE)]
 
 
+def input_transcript(turn: UserTurn) -> str:
+    """What the (synthetic) input transcription says about a user turn."""
+    heard = f"(synthetic) heard {turn.seconds:.1f} s of audio"
+    return heard + (f"; text {_cut(turn.text)!r}" if turn.text else "")
+
+
 def answer(
     turn: UserTurn,
     *,
@@ -95,15 +120,31 @@ def answer(
 ) -> Reply:
     """The parrot's whole reply to one user turn."""
     audio = parrot_audio(turn.audio, speed=speed, threshold_dbfs=threshold_dbfs, max_s=max_s)
-    heard = f"heard {turn.seconds:.1f} s of audio"
     words = [f"Parrot turn {turn_number}:"]
     if turn.text:
-        words.append(f"you said {turn.text!r},")
-    words.append(f"I {heard}.")
+        words.append(f"you said {_cut(turn.text)!r},")
+    words.append(f"I heard {turn.seconds:.1f} s of audio.")
     for result in tool_results or []:
-        words.append(f"{result.get('name', '?')} returned {json.dumps(result.get('response'))}.")
-    heard_text = f"(synthetic) {heard}" + (f"; text {turn.text!r}" if turn.text else "")
-    return Reply(float_to_pcm16(audio), " ".join(words), heard_text)
+        words.append(f"{result.get('name', '?')} returned {_shown(result.get('response'))}.")
+    return Reply(float_to_pcm16(audio), " ".join(words), input_transcript(turn))
+
+
+def answer_results(turn: ResultTurn) -> Reply:
+    """The parrot's reply to function results that arrived while the conversation went on."""
+    words = ["Parrot:"]
+    for name, response in turn.results:
+        words.append(f"{name} returned {_shown(response)}.")
+    return Reply(float_to_pcm16(chirp()), " ".join(words), "")
+
+
+def _cut(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shown(value: Any, limit: int = 200) -> str:
+    """A function result as the transcript says it: JSON, cut to `limit` characters."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def transcript_pieces(text: str) -> list[str]:

@@ -29,11 +29,12 @@ import binascii
 import json
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from edgevoice.sim import reasons
-from edgevoice.sim.models import is_gemini_31
+from edgevoice.sim.models import KNOWN_MODELS, RULES, Family, Proactivity, family_of_resource
 from edgevoice.sim.reasons import CloseSpec
 from edgevoice.sim.schema import ENUMS, MESSAGES, ROOT, Field, Gate, Kind, Message
 
@@ -43,6 +44,7 @@ INT64_RANGE = (-(2**63), 2**63 - 1)
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 MALFORMED_JSON = "Invalid JSON payload received. Unexpected token."  # unverified text
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,9 @@ class ParseContext:
 
     api_version: str = "v1beta"  # "v1beta" or "v1alpha", from the path
     constrained: bool = False  # the BidiGenerateContentConstrained (ephemeral token) method
-    model: str = ""  # the session's model ("models/..."); "" until setup has been read
+    family: Family | None = None  # the session's model family; None until setup has been read
+    served: Mapping[str, Family] = field(default_factory=lambda: KNOWN_MODELS)
+    """Served model ids, to read setup.model's family."""
 
 
 @dataclass(frozen=True)
@@ -84,24 +88,72 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def decode_base64(text: str) -> bytes:
-    """Decode standard or URL-safe base64, padded or not (proto3 JSON accepts all four)."""
-    normalized = text.replace("-", "+").replace("_", "/")
-    if len(normalized) % 4 == 1:
+    """Decode standard or URL-safe base64, padded or not (proto3 JSON accepts all four).
+
+    Padding is accepted only where it completes the last 4-character quantum ("QQ==", "QUI="):
+    "QQ=", "QUJD=" and "QUJD====" are refused, as strictly as the daemon's own decoder.
+    """
+    normalized = text.translate(_URLSAFE)
+    body = normalized.rstrip("=")
+    padding = len(normalized) - len(body)
+    if padding and (padding > 2 or len(normalized) % 4):
+        raise ValueError("padding that does not complete a quantum")
+    if len(body) % 4 == 1:
         raise ValueError("truncated base64")
-    normalized += "=" * (-len(normalized) % 4)
-    return base64.b64decode(normalized, validate=True)
+    return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+
+
+_URLSAFE = str.maketrans("-_", "+/")
 
 
 def field_available(gate: Gate | None, ctx: ParseContext) -> bool:
-    """Whether a gated field exists for this endpoint and model (protocol doc section 2.2)."""
+    """Whether a gated field exists for this endpoint and model family (models.py, §2.2, §9)."""
     if gate is None:
         return True
-    on_31 = is_gemini_31(ctx.model)
+    family = RULES[ctx.family] if ctx.family is not None else None
+    on_v1alpha = ctx.api_version == "v1alpha"
     if gate is Gate.PROACTIVITY:
-        return ctx.api_version == "v1alpha" and not ctx.constrained and not on_31
-    if gate is Gate.NOT_ON_31:
-        return not on_31
+        if family is not None and family.proactivity is Proactivity.ALWAYS_ON:
+            return True
+        if family is not None and family.proactivity is Proactivity.NEVER:
+            return False
+        return on_v1alpha and not ctx.constrained  # field reports, section 2.2
+    if gate is Gate.AFFECTIVE_DIALOG:
+        return on_v1alpha and (family is None or family.affective_dialog)
     return True
+
+
+def _check_tree(obj: Any) -> str | None:
+    """Why a parsed JSON document cannot be a proto message (too deep, not UTF-8), or None."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth > reasons.MAX_JSON_DEPTH:
+                return f"nested deeper than {reasons.MAX_JSON_DEPTH}"
+            for key, item in value.items():
+                if not _is_utf8(key):
+                    return "a key is not valid UTF-8 (lone surrogate)"
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            if depth > reasons.MAX_JSON_DEPTH:
+                return f"nested deeper than {reasons.MAX_JSON_DEPTH}"
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and not _is_utf8(value):
+            return "a string is not valid UTF-8 (lone surrogate)"
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _join(path: str, name: str) -> str:
@@ -219,7 +271,7 @@ class _Walker:
                 self.invalid(path, self.label(item), value)
             return number
         if kind in (Kind.FLOAT, Kind.DOUBLE):
-            real = _as_float(value)
+            real = _as_float(value, FLOAT32_MAX if kind is Kind.FLOAT else math.inf)
             if real is None:
                 self.invalid(path, self.label(item), value)
             return real
@@ -256,26 +308,32 @@ def _as_int(value: Any, bounds: tuple[int, int]) -> int | None:
         return None
     if isinstance(value, int):
         number = value
-    elif isinstance(value, float) and value.is_integer():
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"-?\d+", value):
-        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"-?\d{1,20}", value):
+        number = int(value)  # at most 20 digits: never near int()'s 4,300-digit limit
     if number is None or not bounds[0] <= number <= bounds[1]:
         return None
     return number
 
 
-def _as_float(value: Any) -> float | None:
+def _as_float(value: Any, limit: float) -> float | None:
+    """A JSON number (or proto3's string forms) within +-limit; NaN/Infinity only as strings."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
     if isinstance(value, str):
         if value in _SPECIAL_FLOATS:
             return _SPECIAL_FLOATS[value]
-        if re.fullmatch(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", value):
-            return float(value)
-    return None
+        if not re.fullmatch(r"-?(\d{1,400}\.?\d{0,400}|\.\d{1,400})([eE][-+]?\d{1,4})?", value):
+            return None
+        value = float(value)
+    if isinstance(value, int):
+        if abs(value) > 10**309:
+            return None  # float() would overflow
+        value = float(value)
+    if not isinstance(value, float) or not math.isfinite(value) or abs(value) > limit:
+        return None
+    return value
 
 
 def _reject(reason: str, detail: str) -> FrameRejected:
@@ -290,18 +348,24 @@ def parse_client_frame(data: str | bytes, ctx: ParseContext) -> ClientFrame:
     """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        obj = json.loads(text, object_pairs_hook=_no_duplicates)
+        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except _DuplicateKey as dup:
         raise _reject(reasons.GENERIC_INVALID, f"duplicate JSON key {dup.args[0]!r}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _reject(MALFORMED_JSON, f"not JSON: {error}") from None
+    except RecursionError:
+        raise _reject(reasons.GENERIC_INVALID, "JSON nested too deep to parse") from None
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, an over-long integer
+        raise _reject(MALFORMED_JSON, f"not JSON: {str(error)[:200]}") from None
     if not isinstance(obj, dict):
         raise _reject(MALFORMED_JSON, f"the frame is JSON {type(obj).__name__}, not an object")
+    problem = _check_tree(obj)
+    if problem is not None:
+        raise _reject(reasons.GENERIC_INVALID, f"the frame is {problem}")
 
-    if not ctx.model:  # the model in a setup frame gates other setup fields
+    if ctx.family is None:  # the model in a setup frame gates other setup fields
         setup = obj.get("setup")
         if isinstance(setup, dict) and isinstance(setup.get("model"), str):
-            ctx = ParseContext(ctx.api_version, ctx.constrained, setup["model"])
+            family = family_of_resource(setup["model"], ctx.served)
+            ctx = ParseContext(ctx.api_version, ctx.constrained, family, ctx.served)
 
     walker = _Walker(ctx)
     body = walker.message(MESSAGES[ROOT], obj, "")

@@ -17,6 +17,7 @@ MAX_REASON_BYTES = 123
 # The gRPC-status-to-close-code mapping inferred in the protocol doc, section 6.4.
 INVALID_ARGUMENT = 1007
 NOT_FOUND = 1008
+ABORTED = 1008  # gRPC ABORTED, like NOT_FOUND, arrives as 1008 (section 6.2)
 INTERNAL = 1011
 
 # --- verbatim texts (protocol doc section 6.4) ------------------------------------------------
@@ -33,6 +34,15 @@ REQUESTED_ENTITY_NOT_FOUND = "Requested entity was not found."
 NON_AUDIO_REQUEST = "Cannot extract voices from a non-audio request."
 # Protocol doc section 2.2: a thinking setting the model does not support.
 THINKING_LEVEL_UNSUPPORTED = "Thinking level is not supported for this model"
+# Section 6.2 and 6.4: the end of a connection's life through ABORTED, and realtime input sent
+# while a blocking function call is pending (2.5, 3.1; field reports in section 3.2).
+OPERATION_ABORTED = "The operation was aborted."
+
+
+def sample_rate_changed(before: int, after: int) -> str:
+    """Section 3.2 / 6.4 (field report 2026-01, verbatim): the input rate changed mid-session."""
+    return f"Sample rate changed from previously {before} to {after}, which is not supported."
+
 
 # --- unverified choices (the real text or code is not known) ---------------------------------
 # activityStart/activityEnd with automatic activity detection on, activityEnd without
@@ -44,6 +54,21 @@ VAD_RULE_REASON = GENERIC_INVALID
 # aicc2025/sip-to-ai PR #14); the reason text is not, so the generic internal text is used.
 RESUME_WHILE_OPEN_CODE = INTERNAL
 RESUME_WHILE_OPEN_REASON = INTERNAL_ERROR
+# A connection that never sends its setup frame: the service's timeout and close are not known.
+# DEADLINE_EXCEEDED (1011, the deadline text) is the simulator's choice, after 30 s by default.
+SETUP_TIMEOUT_CODE = INTERNAL
+SETUP_TIMEOUT_REASON = DEADLINE
+# Family rules whose refusal text is not known (models.py): the generic INVALID_ARGUMENT text.
+# A thinking *level* the family does not take uses THINKING_LEVEL_UNSUPPORTED above.
+FAMILY_RULE_REASON = GENERIC_INVALID
+# Audio declared at a rate outside 8,000-48,000 Hz: the service's range is not known; the
+# simulator refuses what no microphone path produces (and what would cost it a 16,000-fold
+# resampling per frame) with the generic text.
+MIN_INPUT_RATE = 8_000
+MAX_INPUT_RATE = 48_000
+# A frame nested deeper than this is refused with 1007 (protobuf's default recursion limit is
+# 100; the service's own limit is not known).
+MAX_JSON_DEPTH = 100
 
 
 def model_not_found(model: str, api_version: str) -> str:

@@ -44,10 +44,10 @@ class Kind(enum.Enum):
 
 
 class Gate(enum.Enum):
-    """Why a field exists only for some endpoints or models (section 2.2)."""
+    """Why a field exists only for some endpoints or model families (section 2.2, models.py)."""
 
-    PROACTIVITY = "proactivity"  # v1alpha BidiGenerateContent only, and not on 3.1
-    NOT_ON_31 = "not_on_31"  # e.g. enableAffectiveDialog: refused on gemini-3.1
+    PROACTIVITY = "proactivity"  # 2.5: v1alpha BidiGenerateContent only; 3.1 never; 3.8 always
+    AFFECTIVE_DIALOG = "affective_dialog"  # 2.5 on v1alpha only; gone on 3.1 and 3.8
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ MESSAGES: dict[str, Message] = {
                 _f("speech_config", M, "SpeechConfig"),
                 _f("thinking_config", M, "ThinkingConfig"),
                 _f("media_resolution", E, "GenerationConfig.MediaResolution"),
-                _f("enable_affective_dialog", B, gate=Gate.NOT_ON_31),
+                _f("enable_affective_dialog", B, gate=Gate.AFFECTIVE_DIALOG),
             ),
         ),
         Message("SpeechConfig", (_f("voice_config", M, "VoiceConfig"), _f("language_code", S))),

@@ -2,8 +2,11 @@
 
 Paths (protocol doc sections 1.1 and 10.1), with repeated slashes tolerated (the SDK requests
 `//ws/...`): `/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent`,
-the same with `v1alpha`, and `.../v1alpha.GenerativeService.BidiGenerateContentConstrained`
-(ephemeral tokens). Any other path gets HTTP 404 at the handshake.
+`.../GenerativeService.BidiGenerateContentConstrained` (ephemeral tokens), each on v1beta and
+v1alpha. Any other path gets HTTP 404 at the handshake.
+
+More than `SimOptions.max_connections` open connections: the next is upgraded and closed at once
+1011 with the quota text (the service's concurrent-session limit, section 6.1).
 
 Credentials (section 1.2): on BidiGenerateContent an API key from the `x-goog-api-key` header or
 `?key=`; on BidiGenerateContentConstrained an ephemeral token from `Authorization: Token ...` or
@@ -35,9 +38,10 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from edgevoice.redact import redacted_logger
+from edgevoice.redact import printable, redacted_logger
 from edgevoice.redact import register as register_secret
 from edgevoice.sim import reasons
+from edgevoice.sim.connection import Connection, Shared
 from edgevoice.sim.options import SimOptions
 from edgevoice.sim.reasons import CloseSpec
 from edgevoice.sim.recorder import (
@@ -48,7 +52,6 @@ from edgevoice.sim.recorder import (
     SentFrame,
     SimEvent,
 )
-from edgevoice.sim.session import Session, Shared
 
 log = logging.getLogger("edgevoice.sim")
 
@@ -60,6 +63,7 @@ ROUTES = frozenset(
     {
         ("v1beta", "BidiGenerateContent"),
         ("v1alpha", "BidiGenerateContent"),
+        ("v1beta", "BidiGenerateContentConstrained"),
         ("v1alpha", "BidiGenerateContentConstrained"),
     }
 )
@@ -141,8 +145,11 @@ class Simulator:
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
-        self.recorder = Recorder()
+        self.recorder = Recorder(
+            self.options.record_bytes_per_connection, self.options.record_bytes_total
+        )
         self._shared = Shared(self.options, self.recorder)
+        self._open = 0
         self._server: Server | None = None
         self._attempts = 0
         self._refusals: dict[ServerConnection, CloseSpec] = {}
@@ -178,7 +185,11 @@ class Simulator:
 
     @property
     def events(self) -> list[SimEvent]:
-        return self.recorder.events
+        return list(self.recorder.events)
+
+    @property
+    def open_connections(self) -> int:
+        return self._open
 
     @property
     def internal_errors(self) -> list[str]:
@@ -227,7 +238,7 @@ class Simulator:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         route = route_for(request.path)
         if route is None:
-            log.info("HTTP 404 for %s", redact_path(request.path))
+            log.info("HTTP 404 for %s", printable(redact_path(request.path), 300))
             return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
         self._attempts += 1
         if self._attempts <= self.options.refuse_first:
@@ -248,25 +259,37 @@ class Simulator:
         route = route_for(request.path)
         assert route is not None  # _process_request answered 404 otherwise
         credential = check_credential(route, request, self.options)
-        record = ConnectionRecord(
-            id=len(self.recorder.connections) + 1,
+        record = self.recorder.new_record(
             path=redact_path(request.path),
             api_version=route.api_version,
             method=route.method,
             headers=_safe_headers(request.headers),
             auth_source=credential.source,
         )
-        self.recorder.connections.append(record)
         self.recorder.add(SimEvent("open", record.id, detail=record.path))
-        log.info("connection %d: %s", record.id, record.path)
-        session = Session(
-            connection,
-            record,
-            self._shared,
-            credential_ok=credential.ok,
-            refusal=self._refusals.pop(connection, None),
-        )
-        await session.run()
+        log.info("connection %d: %s", record.id, printable(record.path, 300))
+        over_limit = None
+        if self._open >= self.options.max_connections:
+            # Unverified: the service's concurrent-session refusal is 1011 with the quota text
+            # (section 6.1); sent at once, without waiting for a setup frame, so a flood of
+            # idle connections holds nothing.
+            over_limit = CloseSpec(
+                reasons.INTERNAL,
+                reasons.QUOTA,
+                f"over max_connections ({self.options.max_connections} open)",
+            )
+        self._open += 1
+        try:
+            await Connection(
+                connection,
+                record,
+                self._shared,
+                credential_ok=credential.ok,
+                refusal=self._refusals.pop(connection, None),
+                refuse_at_once=over_limit,
+            ).run()
+        finally:
+            self._open -= 1
 
 
 @asynccontextmanager

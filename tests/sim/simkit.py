@@ -8,6 +8,7 @@ edgevoice.live: the simulator is checked independently of the daemon's codec.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,9 @@ from edgevoice.sim import Simulator
 
 MODEL_25 = "models/gemini-2.5-flash-native-audio-preview-12-2025"
 MODEL_31 = "models/gemini-3.1-flash-live-preview"
+MODEL_38 = "models/gemini-3.8-live"
+MODEL_38T = "models/gemini-3.8-live-extended-thinking"
+THINK_LOW = {"thinkingConfig": {"thinkingLevel": "LOW"}}  # 3.8 extended thinking needs a level
 KEY = "test-key-123"
 TIMEOUT = 30.0  # generous: the machine is shared; nothing asserts on durations
 
@@ -33,12 +37,19 @@ def setup(
     resumption: dict[str, Any] | None = None,
     transcripts: bool = True,
     tools: list[dict[str, Any]] | None = None,
+    generation: dict[str, Any] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A valid setup frame (camelCase) with the options tests usually need."""
+    """A valid setup frame (camelCase) with the options tests usually need.
+
+    `generation` adds to generationConfig; 3.8 extended thinking gets a LOW thinking level
+    unless `generation` says otherwise (it refuses to start without one).
+    """
+    if generation is None:
+        generation = THINK_LOW if model == MODEL_38T else {}
     body: dict[str, Any] = {
         "model": model,
-        "generationConfig": {"responseModalities": ["AUDIO"]},
+        "generationConfig": {"responseModalities": ["AUDIO"], **generation},
     }
     if manual:
         body["realtimeInputConfig"] = {"automaticActivityDetection": {"disabled": True}}
@@ -76,6 +87,14 @@ OBSERVED_SDK_SETUP = (
 GET_TIME_TOOL = [{"functionDeclarations": [{"name": "get_time", "description": "the time"}]}]
 
 
+def get_time_tool(behavior: str | None = None) -> list[dict[str, Any]]:
+    """The get_time declaration, with `behavior` (BLOCKING / NON_BLOCKING) when given."""
+    declaration: dict[str, Any] = {"name": "get_time", "description": "the time"}
+    if behavior is not None:
+        declaration["behavior"] = behavior
+    return [{"functionDeclarations": [declaration]}]
+
+
 def tone(seconds: float, freq: float = 300.0, rate: int = 16_000, level: float = 0.3) -> bytes:
     t = np.arange(round(seconds * rate)) / rate
     return (level * np.sin(2 * np.pi * freq * t) * 32767).astype("<i2").tobytes()
@@ -108,7 +127,7 @@ class Client:
             await self.send(audio_frame(pcm[start : start + step], rate))
 
     async def recv(self) -> dict[str, Any]:
-        raw = await self.ws.recv()
+        raw = await asyncio.wait_for(self.ws.recv(), TIMEOUT)  # a hang guard only
         self.raw.append(raw)
         message: dict[str, Any] = json.loads(raw)
         self.received.append(message)
@@ -140,6 +159,31 @@ class Client:
 
 def is_turn_complete(message: dict[str, Any]) -> bool:
     return bool(message.get("serverContent", {}).get("turnComplete"))
+
+
+def interaction_status(message: dict[str, Any]) -> str | None:
+    status: str | None = message.get("serverContent", {}).get("interactionStatus")
+    return status
+
+
+def is_resumable_update(message: dict[str, Any]) -> bool:
+    return bool(message.get("sessionResumptionUpdate", {}).get("resumable"))
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = TIMEOUT) -> None:
+    """Poll `condition` until it holds (the simulator has no event for it); hang guard."""
+    for _ in range(round(timeout_s / 0.005)):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise TimeoutError("condition never held")
+
+
+async def ask(c: Client, pcm: bytes | None = None) -> None:
+    """One manual-activity user turn: activityStart, audio (0.3 s tone by default), activityEnd."""
+    await c.send({"realtimeInput": {"activityStart": {}}})
+    await c.send_audio(tone(0.3) if pcm is None else pcm)
+    await c.send({"realtimeInput": {"activityEnd": {}}})
 
 
 def kinds(messages: list[dict[str, Any]]) -> list[str]:

@@ -92,7 +92,7 @@ def test_register_adds_the_subcommand_and_maps_every_knob(tmp_path: Path) -> Non
 
     from edgevoice.commands import simulator
     from edgevoice.commands._common import common_options
-    from edgevoice.sim import Fault
+    from edgevoice.sim import Family, Fault
 
     keys = tmp_path / "keys"
     keys.write_text("file-key-1\n\n")
@@ -101,7 +101,10 @@ def test_register_adds_the_subcommand_and_maps_every_knob(tmp_path: Path) -> Non
     args = parser.parse_args(
         [
             "simulator", "--pace", "0.5", "--chunk-ms", "80", "--api-key", "arg-key-1",
-            "--api-key-file", str(keys), "--token", "auth_tokens/t", "--model", "m1",
+            "--api-key-file", str(keys), "--token", "auth_tokens/t", "--model", "m1=3.8",
+            "--model", "gemini-3.1-flash-live-preview", "--silent-turn-every", "4",
+            "--late-transcription", "--lifetime-close", "aborted", "--setup-timeout", "5",
+            "--max-connections", "9",
             "--tool-call-every", "3", "--tool-name", "now", "--text-frames", "--session-id",
             "--handle-ttl", "60", "--lifetime", "600", "--go-away-notice", "50",
             "--refuse-first", "2", "--refuse-mode", "quota", "--fault", "abort@turn:1",
@@ -111,7 +114,17 @@ def test_register_adds_the_subcommand_and_maps_every_knob(tmp_path: Path) -> Non
     assert args.func is simulator.run
     options = simulator.options_from_args(args)
     assert options.api_keys == frozenset({"arg-key-1", "file-key-1"})
-    assert options.tokens == frozenset({"auth_tokens/t"}) and options.models == ("m1",)
+    assert options.tokens == frozenset({"auth_tokens/t"})
+    assert dict(options.served) == {
+        "m1": Family.LIVE_38,
+        "gemini-3.1-flash-live-preview": Family.LIVE_31,
+    }
+    assert (options.silent_turn_every, options.late_transcription) == (4, True)
+    assert (options.lifetime_close, options.setup_timeout_s, options.max_connections) == (
+        "aborted",
+        5,
+        9,
+    )
     assert (options.pace, options.chunk_ms, options.speed) == (0.5, 80, 1.3)
     assert (options.tool_call_every, options.tool_name) == (3, "now")
     assert options.text_frames and options.session_id
@@ -120,3 +133,44 @@ def test_register_adds_the_subcommand_and_maps_every_knob(tmp_path: Path) -> Non
     assert options.faults == (Fault.parse("abort@turn:1"),)
     assert (options.vad_silence_ms, options.vad_threshold_dbfs) == (500, -35)
     assert "arg-key-1" not in repr(options)
+
+
+def test_sigterm_right_after_the_url_line_is_a_clean_exit() -> None:
+    # Attack run: a SIGTERM sent the moment the URL appeared killed it before its handler was
+    # installed. The handlers now go in before the line is printed.
+    for _ in range(3):
+        process = start("--pace", "0")
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("ws://127.0.0.1:")
+        status, err = stop(process, signal.SIGTERM)
+        assert status == 0, err
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--speed", "nan"], "--speed must be a finite number"),
+        (["--pace", "-1"], "--pace must be"),
+        (["--lifetime", "inf"], "--lifetime must be a finite number"),
+        (["--go-away-notice", "nan"], "--go-away-notice must be"),
+        (["--fault", "close=1005:x@ready"], "cannot be sent by a server"),
+        (["--fault", "goaway=nan@ready"], "finite"),
+        (["--model", "gemini-9-live"], "--model gemini-9-live=3.8"),
+        (["--model", "x=4.0"], "unknown model family '4.0'"),
+        (["--api-key-file", "/dev/null"], "not a regular file"),
+    ],
+)
+def test_nonsense_options_are_one_line_errors_at_start(args: list[str], words: str) -> None:
+    process = start(*args)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 2 and out == ""
+    assert words in err.strip().splitlines()[-1]  # one line (argparse puts its usage above)
+    assert "Traceback" not in err
+
+
+def test_a_fifo_key_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "keys"
+    os.mkfifo(fifo)
+    process = start("--api-key-file", str(fifo))
+    _, err = process.communicate(timeout=30)  # opening a FIFO with no writer would hang
+    assert process.returncode == 2 and "not a regular file" in err

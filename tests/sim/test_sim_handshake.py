@@ -53,8 +53,8 @@ async def test_paths_with_repeated_slashes_are_tolerated(
     "path",
     [
         "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContentX",
-        "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContentConstrained",
         "/ws/google.ai.generativelanguage.v1.GenerativeService.BidiGenerateContent",
+        "/ws/google.ai.generativelanguage.v1.GenerativeService.BidiGenerateContentConstrained",
         "/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent",
         "/",
     ],

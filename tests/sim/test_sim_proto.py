@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from simkit import OBSERVED_SDK_SETUP
 
-from edgevoice.sim.models import DEFAULT_MODELS
+from edgevoice.sim.models import KNOWN_MODELS, Family
 from edgevoice.sim.proto import FrameRejected, ParseContext, parse_client_frame
 from edgevoice.sim.reasons import cut_reason, model_not_found
 from edgevoice.sim.rules import check_realtime_input, check_setup
@@ -50,9 +50,10 @@ def test_observed_sdk_setup_frame_is_accepted_and_read_in_both_spellings() -> No
         "triggerTokens": 25600,
         "slidingWindow": {"targetTokens": 12800},
     }
-    info = check_setup(body, V1ALPHA, DEFAULT_MODELS)
+    info = check_setup(body, V1ALPHA, KNOWN_MODELS)
     assert info.auto_vad is False and info.interrupts is False
-    assert info.handle == "prev-handle" and info.functions == {"get_time": "NON_BLOCKING"}
+    assert info.handle == "prev-handle"
+    assert info.functions == {"get_time": False}  # declared NON_BLOCKING: the call does not block
 
 
 def at_setup(**fields: Any) -> dict[str, Any]:
@@ -128,11 +129,16 @@ def test_proactivity_is_gated_by_endpoint_and_model() -> None:
     assert reject(frame, V1ALPHA) == refused
 
 
-def test_affective_dialog_is_refused_on_31_only() -> None:
+def test_affective_dialog_exists_on_25_v1alpha_only() -> None:
+    # Section 2.2 and 9: 2.5 native audio on v1alpha; gone on 3.1 and 3.8 (models.py).
     frame = {"setup": {"model": MODEL, "generationConfig": {"enableAffectiveDialog": True}}}
-    parse_client_frame(json.dumps(frame), V1BETA)
-    frame["setup"]["model"] = MODEL_31
-    assert reject(frame) == (1007, unknown("enableAffectiveDialog", "setup.generation_config"))
+    parse_client_frame(json.dumps(frame), V1ALPHA)
+    parse_client_frame(json.dumps(frame), CONSTRAINED)
+    refused = (1007, unknown("enableAffectiveDialog", "setup.generation_config"))
+    assert reject(frame, V1BETA) == refused
+    for model in (MODEL_31, "models/gemini-3.8-live", "models/gemini-3.8-live-extended-thinking"):
+        frame["setup"]["model"] = model
+        assert reject(frame, V1ALPHA) == refused
 
 
 def test_snake_case_and_camel_case_are_the_same_field_at_every_depth() -> None:
@@ -268,7 +274,7 @@ def test_unknown_model_reason_is_the_service_text_cut_at_123_bytes() -> None:
         V1BETA,
     ).body
     with pytest.raises(FrameRejected) as caught:
-        check_setup(body, V1BETA, DEFAULT_MODELS)
+        check_setup(body, V1BETA, KNOWN_MODELS)
     close = caught.value.close
     assert close.code == 1008
     assert close.wire_reason == (
@@ -296,7 +302,7 @@ def test_setup_rules_for_native_audio_models(
 ) -> None:
     body = {"model": MODEL, "generationConfig": generation}
     with pytest.raises(FrameRejected) as caught:
-        check_setup(body, V1BETA, DEFAULT_MODELS)
+        check_setup(body, V1BETA, KNOWN_MODELS)
     assert (caught.value.close.code, caught.value.close.wire_reason) == (code, reason)
 
 
@@ -308,7 +314,7 @@ def test_thinking_level_is_fine_on_31() -> None:
             "thinkingConfig": {"thinkingLevel": "LOW"},
         },
     }
-    assert check_setup(body, V1BETA, DEFAULT_MODELS).is_31
+    assert check_setup(body, V1BETA, KNOWN_MODELS).family is Family.LIVE_31
 
 
 @pytest.mark.parametrize(
@@ -316,7 +322,9 @@ def test_thinking_level_is_fine_on_31() -> None:
     [
         {"text": "a", "audioStreamEnd": True},
         {},
-        {"audio": {"data": b"\x00\x00", "mimeType": "audio/pcm"}},
+        {"audio": {"data": b"\x00\x00", "mimeType": "audio/pcm;rate=1"}},
+        {"audio": {"data": b"\x00\x00", "mimeType": "audio/pcm;rate=96000"}},
+        {"audio": {"data": b"\x00\x00", "mimeType": "audio/pcm;rate=16000;x=1"}},
         {"audio": {"data": b"\x00\x00", "mimeType": "audio/wav;rate=16000"}},
         {"audio": {"data": b"\x00\x00\x00", "mimeType": "audio/pcm;rate=16000"}},
         {"audio": {"data": b"", "mimeType": "image/jpeg"}},

@@ -66,7 +66,7 @@ async def test_unknown_handle_closes_1008_session_not_found(sim_factory: Any) ->
 
 async def test_expired_handle_closes_1008(sim_factory: Any) -> None:
     clock = FakeClock()
-    async with sim_factory(SimOptions(pace=0, handle_ttl_s=7200, clock=clock)) as sim:
+    async with sim_factory(SimOptions(pace=0, handle_ttl_s=7200, now=clock)) as sim:
         async with session(sim, setup(resumption={})) as c:
             handle = await one_turn(c)
         await sim.wait_closed(1)

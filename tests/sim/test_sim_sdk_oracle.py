@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simkit import GET_TIME_TOOL, MODEL_31, Client, session, setup, silence, tone
+from simkit import (
+    GET_TIME_TOOL,
+    MODEL_31,
+    MODEL_38,
+    Client,
+    get_time_tool,
+    session,
+    setup,
+    silence,
+    tone,
+)
 
 from edgevoice.sim import Fault, SimOptions, Simulator
 
@@ -271,10 +281,12 @@ async def drive_everything(sim: Simulator) -> None:
     async with session(sim, setup(MODEL_31, manual=False)) as c:
         await c.send_audio(tone(0.3) + silence(1.0))
         await c.turn()
-        assert await c.recv() == {"goAway": {"timeLeft": "0.050s"}}
+        late = await c.recv_until(lambda m: "goAway" in m)  # after the late transcript piece
+        assert late[-1] == {"goAway": {"timeLeft": "0.050s"}}
         assert (await c.closed())[0] == 1011
-    # Connection 2 (2.5, manual): answers, a tool call, barge-in with a pending call.
-    async with session(sim, setup(resumption={}, tools=GET_TIME_TOOL)) as c:
+    # Connection 2 (3.8, manual): answers, a blocking call, new input cancelling it.
+    frame = setup(MODEL_38, resumption={}, tools=get_time_tool("BLOCKING"))
+    async with session(sim, frame) as c:
         await ask_raw(c)
         await c.turn()  # turn 2 (tool calls come on even turns)
         await ask_raw(c)
@@ -290,6 +302,16 @@ async def drive_everything(sim: Simulator) -> None:
         await c.send({"toolResponse": {"functionResponses": [response]}})
         await c.turn()
         await c.recv()  # the resumable update
+    # Connection 3 (3.8, non-blocking by default): IN_PROGRESS, then the result, IDLE.
+    async with session(sim, setup(MODEL_38, tools=GET_TIME_TOOL)) as c:
+        await ask_raw(c)
+        await c.turn()
+        await ask_raw(c)
+        calls = (await c.recv_until(lambda m: "toolCall" in m))[-1]["toolCall"]["functionCalls"]
+        await c.turn()
+        response = {"id": calls[0]["id"], "name": "get_time", "response": {"t": 2}}
+        await c.send({"toolResponse": {"functionResponses": [response]}})
+        await c.turn()
 
 
 async def test_every_frame_the_simulator_sends_validates_as_live_server_message(
@@ -299,6 +321,7 @@ async def test_every_frame_the_simulator_sends_validates_as_live_server_message(
         pace=0,
         tool_call_every=2,
         session_id=True,
+        late_transcription=True,
         faults=(Fault.parse("goaway=0.05@turn:1"),),
     )
     async with sim_factory(options) as sim:

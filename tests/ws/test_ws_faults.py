@@ -94,7 +94,8 @@ async def test_server_close_mid_session(
     assert (error.code, error.reason) == (code, reason)
     assert_class(error, error_class)
     assert (closed.code, closed.reason, closed.closed_by) == (code, reason, "server")
-    assert conn.session.close_error is error  # the session holds the same classified error
+    assert conn.close_error is error  # the connection holds the same classified error
+    assert conn.session.close_error is not None  # and the session knows it closed
     # A close after a turn still delivers that turn first; earlier closes cut it.
     assert bool(of_type(reader.seen, TurnComplete)) == fault.endswith("turn:1")
 
@@ -108,7 +109,7 @@ async def test_close_after_the_server_closed_keeps_the_servers_code(
         await sim.wait_closed(1, timeout_s=TIMEOUT)
         await conn.close()  # the app shuts down without having read the close
 
-    error = conn.session.close_error
+    error = conn.close_error
     assert error is not None
     assert (error.code, error.reason) == (1011, "The service is currently unavailable.")
     assert_class(error, ErrorClass.TRANSIENT)
@@ -167,7 +168,7 @@ async def test_malformed_frame_is_remote_protocol_error_and_client_closes(
     # and so does whoever reads the session's close afterwards: never a FATAL policy close.
     assert after.value.code == 1002
     assert_class(after.value, ErrorClass.TRANSIENT)
-    assert conn.session.close_error is after.value
+    assert conn.close_error is after.value
 
 
 async def test_oversized_frame_is_1009_transient(sim_factory: SimFactory) -> None:

@@ -4,7 +4,6 @@ barge-in, unknown messages, keepalive and sending after a close."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -102,8 +101,8 @@ async def test_manual_turn_round_trip(sim_factory: SimFactory, text_frames: bool
     # A normal close, started by the client.
     assert (closed.code, closed.closed_by) == (1000, "client")
     assert (record.close_code, record.closed_by) == (1000, "client")
-    assert isinstance(conn.session.close_error, SessionClosedError)
-    assert conn.session.close_error.code == 1000
+    assert isinstance(conn.close_error, SessionClosedError)
+    assert conn.close_error.code == 1000
 
 
 def _keys(value: Any) -> list[str]:
@@ -228,22 +227,26 @@ async def test_barge_in_interrupts_the_answer(sim_factory: SimFactory) -> None:
     assert transcript(events).startswith("Parrot turn 2:")
 
 
-async def test_barge_in_while_a_tool_call_is_pending_cancels_it(sim_factory: SimFactory) -> None:
-    # A NON_BLOCKING declaration: during a *blocking* call the session holds activityStart back
-    # (docs/live-protocol.md section 3.2), so only a non-blocking call can be barged in on.
-    clock = dataclasses.replace(declarations_for(["get_time"])[0], behavior=Behavior.NON_BLOCKING)
+async def test_new_input_cancels_a_pending_blocking_call_on_38(sim_factory: SimFactory) -> None:
+    # gemini-3.8 with behavior BLOCKING: new input cancels the pending call with
+    # toolCallCancellation (Vertex 3.8 migration guide; docs/live-protocol.md 3.2). The client
+    # holds audio and activityStart back meanwhile, so the new input here is realtime text.
+    clock = declarations_for(["get_time"])
+    assert clock[0].behavior is Behavior.BLOCKING
     async with sim_factory(SimOptions(pace=0, tool_call_every=1)) as sim:
-        conn = await open_connection(sim, session_setup=make_setup(function_declarations=(clock,)))
+        setup = make_setup(model="gemini-3.8-live", function_declarations=clock)
+        conn = await open_connection(sim, session_setup=setup)
         reader = Reader(conn)
         await manual_turn(conn, tone(0.3))
         call = (await reader.until(lambda e: isinstance(e, ToolCall)))[-1]
         assert isinstance(call, ToolCall)
         call_id = call.calls[0].id
         assert dict(conn.session.pending_tool_calls) == {call_id: "get_time"}
-        await conn.begin_activity()  # the simulator waits for the response: barge in instead
+        assert conn.input_blocked
+        await conn.send_text("never mind")
         events = await reader.until(lambda e: isinstance(e, ToolCallCancellation))
         # The cancelled call is no longer pending: answering it now is a local mistake.
-        assert conn.session.pending_tool_calls == {}
+        assert call_id not in conn.session.pending_tool_calls
         with pytest.raises(LocalProtocolError):
             await conn.send_tool_response(call_id, "get_time", {"local_time": "late"})
         await conn.close()
@@ -253,6 +256,7 @@ async def test_barge_in_while_a_tool_call_is_pending_cancels_it(sim_factory: Sim
     cancellation = events[-1]
     assert isinstance(cancellation, ToolCallCancellation) and cancellation.ids == (call_id,)
     assert sim.connections[0].frames("toolResponse") == []  # the late answer was never sent
+    assert sim.connections[0].closed_by == "client"
 
 
 async def test_unknown_server_message_is_ignored(
