@@ -177,6 +177,7 @@ class ControlServer:
         listener = self._listener
         assert listener is not None
         loop = asyncio.get_running_loop()
+        self._serving = asyncio.current_task()  # so close() can end it, however it was run
         # Connections are accepted in a reader callback rather than with `await
         # loop.sock_accept()`: a cancellation landing between the accept and the task resuming
         # would lose the accepted socket (left open until garbage collection, its client
@@ -246,7 +247,7 @@ class ControlServer:
         """Stop serving, drop every connection, remove the socket file (only if it is still
         ours). Never raises; safe twice."""
         serving, self._serving = self._serving, None
-        if serving is not None:
+        if serving is not None and serving is not asyncio.current_task() and not serving.done():
             serving.cancel()
             with contextlib.suppress(BaseException):
                 await serving
@@ -290,6 +291,7 @@ class ControlServer:
     async def _conversation(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
     ) -> None:
+        logged_bad = False  # one journal line per connection for bad requests, not per line
         while True:
             last = False
             try:
@@ -311,23 +313,31 @@ class ControlServer:
                 log.debug("control socket: %s idle for %g s; closed", peer, self._idle_timeout_s)
                 return
             if line:  # (EOF right after a full line is the end, not an empty request)
-                reply = await self._answer(line, peer)
+                reply, bad = await self._answer(line, peer, quiet=logged_bad)
+                logged_bad = logged_bad or bad
                 if not await self._send(writer, reply):
                     return
             if last:
                 return
 
-    async def _answer(self, line: bytes, peer: str) -> bytes:
+    async def _answer(self, line: bytes, peer: str, quiet: bool) -> tuple[bytes, bool]:
+        """The reply line for one request line, and whether the line was not a request (it
+        never reached the handler). `quiet`: log a bad line at debug level only."""
         try:
             request = parse_request(line)
         except ControlError as error:
             self.bad_requests += 1
-            log.info("control socket: bad request from %s: %s", peer, printable(str(error), 200))
-            return encode_reply(Reply.failure(str(error)))
+            log.log(
+                logging.DEBUG if quiet else logging.INFO,
+                "control socket: bad request from %s: %s",
+                peer,
+                printable(str(error), 200),
+            )
+            return encode_reply(Reply.failure(str(error))), True
         except Exception:  # the parser must only raise ControlError; a bug must not leak
             self.bad_requests += 1
             log.exception("control socket: a request from %s broke the parser (a bug)", peer)
-            return encode_reply(Reply.failure("bad request"))
+            return encode_reply(Reply.failure("bad request")), True
         name = request.cmd
         log.log(
             logging.DEBUG if name == "status" else logging.INFO,
@@ -338,17 +348,18 @@ class ControlServer:
         try:
             async with asyncio.timeout(self._handler_timeout_s):
                 fields = await self._handler(request)
-            return encode_reply(Reply.success(fields))
+            return encode_reply(Reply.success(fields)), False
         except ControlError as refused:
-            return encode_reply(Reply.failure(str(refused)))
+            return encode_reply(Reply.failure(str(refused))), False
         except TimeoutError:
             log.warning(
                 "control: %s from %s not answered within %g s", name, peer, self._handler_timeout_s
             )
-            return encode_reply(Reply.failure(f"no answer within {self._handler_timeout_s:g} s"))
+            failure = Reply.failure(f"no answer within {self._handler_timeout_s:g} s")
+            return encode_reply(failure), False
         except Exception:
             log.exception("control: %s from %s failed (a bug in edgevoice)", name, peer)
-            return encode_reply(Reply.failure("internal error; see the journal"))
+            return encode_reply(Reply.failure("internal error; see the journal")), False
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> bool:
         """Write one reply; False when the client does not take it in time (then it is

@@ -375,3 +375,39 @@ async def test_a_missing_directory_is_made_for_the_socket_group(
     async with ControlServer(path, handler, group.gr_gid):
         st = os.stat(path.parent)
         assert stat.S_IMODE(st.st_mode) == 0o750 and st.st_gid == group.gr_gid
+
+
+async def test_serve_runs_in_the_callers_task_group_and_ends_with_it(
+    sock_path: Path, handler: RecordingHandler
+) -> None:
+    server = ControlServer(sock_path, handler)
+    await server.start()  # a problem would be reported here, before the app starts its tasks
+    async with asyncio.TaskGroup() as app:
+        serving = app.create_task(server.serve())
+        conn = await Conn.open(sock_path)
+        assert (await conn.ask(b'{"cmd": "press"}\n'))["ok"] is True
+        serving.cancel()  # what the app's shutdown does to its tasks
+        assert await conn.closed_by_server()
+    assert not exists(sock_path)
+
+    await server.start()  # serve() started by the app, close() called from elsewhere
+    serving = asyncio.create_task(server.serve())
+    await asyncio.sleep(0)
+    await server.close()
+    async with asyncio.timeout(HANG_GUARD):
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+    assert not exists(sock_path)
+
+
+async def test_a_garbage_stream_is_one_journal_line_per_connection(
+    server: ControlServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    conn = await Conn.open(server.path)
+    with caplog.at_level(logging.INFO, logger="edgevoice.control"):
+        await conn.send(b"junk\n" * 50)
+        replies = [await conn.reply() for _ in range(50)]
+    assert all(r["ok"] is False for r in replies)
+    assert server.bad_requests == 50
+    assert len([r for r in caplog.records if r.levelno >= logging.INFO]) == 1
+    conn.close()
