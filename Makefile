@@ -17,6 +17,7 @@ APT_PACKAGES := python3-venv python3-dev gcc pkg-config portaudio19-dev libsyste
 
 help:
 	@echo "make test   install everything, then ruff + mypy --strict + pytest"
+	@echo "            (then '. $(VENV)/bin/activate' puts the edgevoice command on your PATH)"
 	@echo "make demo   install everything, then a round trip to the local Live simulator"
 	@echo "make bench  run the shipped benchmarks"
 
@@ -66,7 +67,8 @@ demo: venv
 	echo "simulator: $$url"; \
 	GEMINI_API_KEY=demo-key $(VENV)/bin/edgevoice probe --config deploy/edgevoice.toml \
 	    --set live.endpoint=$$url --save-reply demo-reply.wav && \
-	echo "make demo: reply saved to demo-reply.wav. The voice daemon itself (edgevoice run) is not built yet."
+	echo "make demo: reply saved to demo-reply.wav. The voice daemon itself (edgevoice run) is not built yet." && \
+	echo "To type edgevoice commands as README.md shows: . $(VENV)/bin/activate"
 
 bench: venv
 	$(VENV)/bin/edgevoice bench resampler

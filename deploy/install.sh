@@ -36,6 +36,12 @@ ln -sf "$PREFIX/venv/bin/edgevoice" /usr/local/bin/edgevoice
 echo "==> configuration in $ETC"
 install -d -m 0755 "$ETC"
 [ -e "$ETC/edgevoice.toml" ] || install -m 0644 "$SRC/deploy/edgevoice.toml" "$ETC/edgevoice.toml"
+# A config copied from an older example names the old default model explicitly; say so once.
+if grep -Eq '^[[:space:]]*model[[:space:]]*=[[:space:]]*"(models/)?gemini-2\.5-flash-native-audio-preview-12-2025"' \
+        "$ETC/edgevoice.toml"; then
+    echo "    note: $ETC/edgevoice.toml sets live.model to the 12-2025 preview; the default is now"
+    echo "    gemini-3.8-live (README, What changed). Change it there, then check-config."
+fi
 if [ ! -e "$ETC/api-key" ]; then
     install -m 0600 /dev/null "$ETC/api-key"
     echo "    write your Gemini API key into $ETC/api-key (it stays mode 0600, owner root)"

@@ -6,9 +6,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from edgevoice import __version__
 from edgevoice.commands._common import common_options
+
+EX_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C ended
 
 # Subcommand modules under edgevoice.commands, in the order `--help` lists them. A module's
 # command name is its name with "-" for "_" (check_config -> check-config).
@@ -42,9 +45,20 @@ def modules_for(argv: Sequence[str]) -> tuple[str, ...]:
     return wanted or COMMAND_MODULES
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (the usage block is in --help).
+
+    Subcommand parsers inherit the class, so every command's bad option is one line: what is
+    wrong and where the help is, exit status 2.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     common = common_options()
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="edgevoice",
         description="Push-to-talk and voice-triggered Gemini Live assistant for Raspberry Pi.",
         parents=[common],
@@ -71,5 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
-    status: int = args.func(args)
+    try:
+        status: int = args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C outside a command's own handling: one line, no traceback
+        print("edgevoice: interrupted", file=sys.stderr)
+        return EX_INTERRUPTED
     return status

@@ -2,11 +2,19 @@
 
 One TOML file (default /etc/edgevoice/edgevoice.toml) holds everything except the API key, which
 never lives in the file (see `edgevoice.adapters.credential_lookup`). Every field has a default,
-a unit where one applies, and a check; `parse_config` reports *every* problem at once as one
-`ConfigError`, each problem naming its dotted key and the file, so a person fixes the file in
-one pass.
+a unit where one applies, bounds, and a check; `parse_config` reports *every* problem at once as
+one `ConfigError`, each problem naming its dotted key and where the value came from (the file,
+or `--set`), so a person fixes the file in one pass.
 
-Reading the file is the caller's job (`edgevoice.adapters.config_file`), so this module stays
+Every value is checked against its field (`edgevoice.config_rules.check_value`: the type, NaN and
+infinity refused everywhere, bounds on every number, choices, the shape of ids, URLs and language
+codes, no control characters), and the whole against the rules across keys and model families
+(`edgevoice.config_rules.cross_checks`). So a Config that exists is one the daemon can start
+with: `edgevoice.app.session_config.live_plan` builds the setup frames and the endpoint from it,
+and is the one path `check-config`, `run` and `probe` all take.
+
+Reading the file is the caller's job (`edgevoice.adapters.config_file`, which also refuses a file
+that is not a regular file or whose shape would make the TOML parser slow), so this module stays
 pure.
 """
 
@@ -14,43 +22,40 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import ipaddress
 import tomllib
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
+from edgevoice.config_rules import (
+    Check,
+    absolute_path_problem,
+    check_value,
+    cross_checks,
+    endpoint_problem,
+    fallback_models_problem,
+    language_codes_problem,
+    model_id_problem,
+    rate_problem,
+    tools_problem,
+)
 from edgevoice.errors import ConfigError, ConfigProblem
+from edgevoice.live.models import DEFAULT_MODEL
 from edgevoice.live.tools import LOCAL_TOOLS
+from edgevoice.redact import printable
 
 DEFAULT_CONFIG_PATH = "/etc/edgevoice/edgevoice.toml"
-RATE_RANGE = (8000, 192000)  # Hz the streaming resampler supports (edgevoice.audio.dsp)
-# The standard rates inside that range. An odd rate such as 12345 Hz would need thousands of
-# polyphase filter phases against 16 kHz, and no real device runs at one.
-STANDARD_RATES = (
-    8000,
-    11025,
-    12000,
-    16000,
-    22050,
-    24000,
-    32000,
-    44100,
-    48000,
-    88200,
-    96000,
-    176400,
-    192000,
-)
+DEFAULTS_SOURCE = "defaults"  # the source of a value nobody set
+OVERRIDE_SOURCE = "--set"
+MAX_OVERRIDE = 4096  # characters in one --set value
+MAX_PROBLEMS = 50  # problems listed in one ConfigError; the rest are counted
 VOICES = (
     "Zephyr Puck Charon Kore Fenrir Leda Orus Aoede Callirrhoe Autonoe Enceladus Iapetus Umbriel "
     "Algieba Despina Erinome Algenib Rasalgethi Laomedeia Achernar Alnilam Schedar Gacrux "
     "Pulcherrima Achird Zubenelgenubi Vindemiatrix Sadachbia Sadaltager Sulafat"
 ).split()  # docs/live-protocol.md section 9: the 30 voices of native-audio models
-
-Check = Callable[[Any], str | None]  # returns a problem message, or None when the value is fine
 
 
 def setting(
@@ -62,8 +67,15 @@ def setting(
     maximum: float | None = None,
     choices: Sequence[Any] | None = None,
     check: Check | None = None,
+    max_length: int | None = None,
+    multiline: bool = False,
 ) -> Any:
-    """Declare one config field: its default, what it means, its unit and its bounds."""
+    """Declare one config field: its default, what it means, its unit, its bounds and checks.
+
+    `max_length` bounds a string's characters or a list's items (strings default to
+    `config_rules.MAX_STRING`); `multiline` lets a string hold newlines and tabs (other control
+    characters are refused everywhere).
+    """
     meta = {
         "doc": doc,
         "unit": unit,
@@ -71,6 +83,8 @@ def setting(
         "maximum": maximum,
         "choices": tuple(choices) if choices is not None else None,
         "check": check,
+        "max_length": max_length,
+        "multiline": multiline,
     }
     if isinstance(default, (list, tuple)):
         value = tuple(default)
@@ -78,54 +92,8 @@ def setting(
     return field(default=default, metadata=meta)
 
 
-def _rate(value: Any) -> str | None:
-    if value not in STANDARD_RATES:
-        low, high = RATE_RANGE
-        listed = ", ".join(str(r) for r in STANDARD_RATES)
-        return f"{value} is not a rate the resampler supports ({low}-{high}: one of {listed})"
-    return None
-
-
-def _absolute_path(value: Any) -> str | None:
-    if value and not str(value).startswith("/"):
-        return f"{value!r} must be an absolute path (starting with /)"
-    return None
-
-
-def _endpoint(value: Any) -> str | None:
-    parts = urlsplit(str(value))
-    if parts.scheme not in ("wss", "ws") or not parts.hostname:
-        return f"{value!r} is not a WebSocket URL; use wss://host[:port]"
-    if parts.query or parts.username or parts.password:
-        return "must not carry a query or credentials (the key goes in a header, never the URL)"
-    if parts.scheme == "ws" and not _is_loopback(parts.hostname):
-        return "plain ws:// is only allowed for loopback hosts (the simulator); use wss://"
-    return None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _model(value: Any) -> str | None:
-    if not value or any(c.isspace() for c in value):
-        return (
-            f"{value!r} is not a model id; use e.g. 'gemini-2.5-flash-native-audio-preview-12-2025'"
-        )
-    return None
-
-
-def _tools(value: Any) -> str | None:
-    known = sorted(LOCAL_TOOLS)
-    unknown = [t for t in value if t not in known]
-    if unknown:
-        return f"unknown tool(s) {unknown}; allowed: {list(known)}"
-    return None
+# --------------------------------------------------------------------------------------------
+# The schema
 
 
 @dataclass(frozen=True)
@@ -135,24 +103,87 @@ class LiveConfig:
     endpoint: str = setting(
         "wss://generativelanguage.googleapis.com",
         "Base URL of the Live API. ws:// is accepted only for loopback hosts (the simulator).",
-        check=_endpoint,
+        check=endpoint_problem,
+        max_length=512,
     )
     api_version: str = setting(
-        "v1beta", "API version in the endpoint path.", choices=("v1beta", "v1alpha")
+        "v1beta",
+        "API version in the endpoint path. v1alpha is needed for proactive_audio = 'on' and "
+        "affective_dialog on gemini-2.5 native audio.",
+        choices=("v1beta", "v1alpha"),
     )
     model: str = setting(
-        "gemini-2.5-flash-native-audio-preview-12-2025",
-        "Live model id (without or with the 'models/' prefix).",
-        check=_model,
+        DEFAULT_MODEL,
+        "Live model id (without or with the 'models/' prefix). An id edgevoice does not know is "
+        "used as is, with a warning, and without family checks.",
+        check=model_id_problem,
+    )
+    fallback_models: tuple[str, ...] = setting(
+        (),
+        "Models to switch to, in this order, when live.model is not found or keeps failing. "
+        "Each is checked like live.model, and every other setting must suit its family too.",
+        check=fallback_models_problem,
+        max_length=5,
     )
     voice: str = setting("Puck", "Prebuilt voice of the spoken answer.", choices=VOICES)
     system_instruction: str = setting(
         "You are a helpful voice assistant on a small device. Answer briefly, in the language "
         "the user speaks.",
         "System instruction sent in setup. Empty to send none.",
+        max_length=32768,
+        multiline=True,
+    )
+    thinking_budget: int = setting(
+        -1,
+        "Thinking budget, on models that take one (gemini-2.5 native audio). -1: the device "
+        "default, which is 0 (thinking off, the low-latency choice) on 2.5 and nothing sent on "
+        "other models. 0 or more is refused on models without a budget.",
+        unit="tokens",
+        minimum=-1,
+        maximum=24576,  # the largest budget Gemini 2.5 Flash models take
+    )
+    thinking_level: str = setting(
+        "",
+        "Thinking level, on models that take one: '' (the model's default), minimal, low, "
+        "medium or high. Required on gemini-3.8-live-extended-thinking (low, medium or high); "
+        "refused on gemini-2.5 native audio and gemini-3.8-live.",
+        choices=("", "minimal", "low", "medium", "high"),
+    )
+    proactive_audio: str = setting(
+        "auto",
+        "Proactive audio (the model may stay silent when the input is not meant for it). auto: "
+        "the model's own behaviour (always on for gemini-3.8, off before). on: gemini-2.5 "
+        "native audio with api_version = 'v1alpha'. off: refused on gemini-3.8, where it is "
+        "always on. Not supported on gemini-3.1.",
+        choices=("auto", "on", "off"),
+    )
+    affective_dialog: bool = setting(
+        False,
+        "Affective dialog (the answer's tone follows the user's): gemini-2.5 native audio with "
+        "api_version = 'v1alpha' only; removed on gemini-3.8.",
     )
     input_transcription: bool = setting(True, "Ask for transcripts of what the user said.")
+    transcription_languages: tuple[str, ...] = setting(
+        (),
+        'Languages the user speaks, as BCP-47 codes (e.g. ["de-DE"]), sent as the input '
+        "transcription's languageCodes: for people whose language the model keeps switching "
+        "away from. Empty: detected. Needs input_transcription.",
+        check=language_codes_problem,
+        max_length=8,
+    )
     output_transcription: bool = setting(True, "Ask for transcripts of the spoken answer.")
+    activity_handling: str = setting(
+        "interrupts",
+        "What the user's speech does to an answer in progress: interrupts (barge-in, the "
+        "service's default: nothing is sent) or no_interruption (the answer goes on).",
+        choices=("interrupts", "no_interruption"),
+    )
+    turn_coverage: str = setting(
+        "auto",
+        "What a user turn includes: auto (the model's default), only_activity (the speech "
+        "only), all_input, or audio_activity_and_all_video.",
+        choices=("auto", "only_activity", "all_input", "audio_activity_and_all_video"),
+    )
     resumption: bool = setting(
         True, "Ask for session resumption handles and reuse them across reconnects and restarts."
     )
@@ -167,31 +198,48 @@ class LiveConfig:
         True, "Enable context window compression (sliding window), so sessions are not capped."
     )
     compression_trigger_tokens: int = setting(
-        0, "Context size that triggers compression; 0 = server default.", unit="tokens", minimum=0
+        0,
+        "Context size that triggers compression; 0 = server default. Needs compression.",
+        unit="tokens",
+        minimum=0,
+        maximum=131072,  # the input limit of the Live models (section 9)
     )
     tools: tuple[str, ...] = setting(
-        ("get_time",), "Local tools the model may call (allow-list).", check=_tools
+        ("get_time",),
+        "Local tools the model may call (allow-list).",
+        check=tools_problem,
+        max_length=len(LOCAL_TOOLS),
     )
     connect_timeout: float = setting(
         10.0, "Time allowed for TCP + TLS + WebSocket handshake.", unit="s", minimum=1, maximum=120
     )
     setup_timeout: float = setting(
-        10.0, "Time allowed between sending setup and setupComplete.", unit="s", minimum=1
+        10.0,
+        "Time allowed between sending setup and setupComplete.",
+        unit="s",
+        minimum=1,
+        maximum=120,
     )
     response_timeout: float = setting(
         20.0,
         "Time allowed from the end of a user turn to the first answer before reconnecting.",
         unit="s",
         minimum=1,
+        maximum=300,
     )
     keepalive_interval: float = setting(
         30.0,
         "WebSocket ping interval; 0 disables pings. The real server answers pings slowly.",
         unit="s",
         minimum=0,
+        maximum=600,
     )
     keepalive_timeout: float = setting(
-        60.0, "How long to wait for a pong before treating the link as dead.", unit="s", minimum=1
+        60.0,
+        "How long to wait for a pong before treating the link as dead.",
+        unit="s",
+        minimum=1,
+        maximum=600,
     )
     websocket_deflate: bool = setting(
         True,
@@ -203,12 +251,14 @@ class LiveConfig:
         "Largest incoming WebSocket message accepted.",
         unit="bytes",
         minimum=64 * 1024,
+        maximum=64 * 1024 * 1024,
     )
     follow_up_window: float = setting(
         10.0,
         "Keep the connection open this long after an answer, for a quick follow-up.",
         unit="s",
         minimum=0,
+        maximum=600,
     )
 
 
@@ -220,7 +270,7 @@ class AuthConfig:
         "",
         "File holding the API key (mode 0600 or 0640 with the service group). Used when no "
         "systemd credential 'gemini-api-key' is present. Empty: fall back to $GEMINI_API_KEY.",
-        check=_absolute_path,
+        check=absolute_path_problem,
     )
     token_command: str = setting(
         "",
@@ -246,7 +296,7 @@ class AudioConfig:
         48000,
         "Capture rate; the device's default rate is used if it refuses this one.",
         unit="Hz",
-        check=_rate,
+        check=rate_problem,
     )
     input_channels: int = setting(1, "Capture channels.", choices=(1, 2))
     downmix: str = setting(
@@ -255,11 +305,15 @@ class AudioConfig:
     input_gain_db: float = setting(
         0.0, "Gain applied to the microphone.", unit="dB", minimum=-40, maximum=40
     )
-    output_rate: int = setting(48000, "Playback rate.", unit="Hz", check=_rate)
+    output_rate: int = setting(48000, "Playback rate.", unit="Hz", check=rate_problem)
     output_channels: int = setting(1, "Playback channels.", choices=(1, 2))
     volume: int = setting(80, "Playback volume.", unit="%", minimum=0, maximum=100)
     playback_prebuffer_ms: int = setting(
-        100, "Audio buffered before playback starts (jitter buffer).", unit="ms", minimum=0
+        100,
+        "Audio buffered before playback starts (jitter buffer).",
+        unit="ms",
+        minimum=0,
+        maximum=2000,
     )
     period_ms: int = setting(
         20, "Device period (one PortAudio callback).", unit="ms", minimum=5, maximum=100
@@ -269,6 +323,7 @@ class AudioConfig:
         "Capture frames held when the daemon falls behind; the oldest are dropped beyond this.",
         unit="frames",
         minimum=2,
+        maximum=1000,
     )
 
 
@@ -336,7 +391,11 @@ class VadConfig:
         True, "Mute the voice trigger while the answer plays, so the device never hears itself."
     )
     echo_tail_ms: int = setting(
-        300, "Extra mute time after playback ends (half duplex).", unit="ms", minimum=0
+        300,
+        "Extra mute time after playback ends (half duplex).",
+        unit="ms",
+        minimum=0,
+        maximum=5000,
     )
 
 
@@ -354,7 +413,7 @@ class ReconnectConfig:
         60.0, "Delay after a quota / rate-limit close.", unit="s", minimum=1, maximum=3600
     )
     stable_after: float = setting(
-        30.0, "A connection up this long resets the backoff.", unit="s", minimum=0
+        30.0, "A connection up this long resets the backoff.", unit="s", minimum=0, maximum=3600
     )
 
 
@@ -365,12 +424,12 @@ class PathsConfig:
     state_dir: str = setting(
         "/var/lib/edgevoice",
         "Persistent state (the resumption handle).",
-        check=_absolute_path,
+        check=absolute_path_problem,
     )
     runtime_dir: str = setting(
         "/run/edgevoice",
         "Runtime files (the control socket).",
-        check=_absolute_path,
+        check=absolute_path_problem,
     )
 
 
@@ -400,10 +459,30 @@ class Config:
     reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    # Where each set value came from ("section.key" -> file path or "--set"); keys not listed
+    # have their default. Not part of the configuration's value: two configs with the same
+    # settings are equal wherever the settings came from.
+    sources: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+
+    def source_of(self, *keys: str) -> str:
+        """Where the values of `keys` came from, for a problem that involves them: the sources
+        of those that were set, in order (e.g. "--set and /etc/edgevoice/edgevoice.toml"), or
+        "defaults" when none was."""
+        found: dict[str, None] = {}
+        for key in keys:
+            if key in self.sources:
+                found[self.sources[key]] = None
+        return " and ".join(found) or DEFAULTS_SOURCE
 
 
 # Section name -> its dataclass, in file order.
-SECTIONS: dict[str, type[Any]] = typing.get_type_hints(Config)
+SECTIONS: dict[str, type[Any]] = {
+    name: tp
+    for name, tp in typing.get_type_hints(Config).items()
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp)
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,18 +494,18 @@ def parse_config(
     source: str,
     overrides: Sequence[str] = (),
 ) -> Config:
-    """Build a Config from TOML text (None: defaults only) plus `section.key=value` overrides.
+    """Build a Config from TOML text (None: no file, defaults only) plus `section.key=value`
+    overrides (`--set`), and check it whole (`edgevoice.config_rules.cross_checks`).
 
-    Raises ConfigError listing every problem, each with its key and where it came from.
+    `source` names the file in messages. Raises ConfigError listing every problem (the first
+    MAX_PROBLEMS, then a count), each with its key and where the value came from. Never raises
+    anything else, whatever the text: the caller bounds its size and shape first
+    (`edgevoice.adapters.config_file`), and what the TOML parser still chokes on is a problem too.
     """
     problems: list[ConfigProblem] = []
     data: dict[str, Any] = {}
     if text is not None:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            # tomllib's message carries "(at line N, column M)": keep it, it is the fix.
-            raise ConfigError.single("(file)", f"not valid TOML: {exc}", source) from None
+        data = _load_toml(text, source)
     origins: dict[tuple[str, str], str] = {}
     for section, values in data.items():
         if isinstance(values, dict):
@@ -435,10 +514,24 @@ def parse_config(
     for item in overrides:
         _apply_override(item, data, origins, problems)
     config = _build(data, origins, source, problems)
-    if problems:
-        raise ConfigError(problems)
-    assert config is not None
+    if config is not None:
+        problems.extend(cross_checks(config))
+    if problems or config is None:
+        raise ConfigError(_bounded(problems))
     return config
+
+
+def _load_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message carries "(at line N, column M)": keep it, it is the fix.
+        message = f"not valid TOML: {printable(str(exc), 200)}"
+    except RecursionError:
+        message = "not valid TOML: arrays or tables nested too deeply"
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        message = f"not valid TOML: a value cannot be read ({printable(str(exc), 120)})"
+    raise ConfigError.single("(file)", message, source) from None
 
 
 def _apply_override(
@@ -451,20 +544,35 @@ def _apply_override(
     key = key.strip()
     section, dot, name = key.partition(".")
     if not sep or not dot or not section or not name or "." in name:
+        shown = printable(key or item, 80)
         problems.append(
-            ConfigProblem(key or item, "override must look like section.key=value", "--set")
+            ConfigProblem(shown, "override must look like section.key=value", OVERRIDE_SOURCE)
+        )
+        return
+    shown = printable(key, 80)
+    if len(raw) > MAX_OVERRIDE or printable(raw) != raw:
+        problems.append(
+            ConfigProblem(
+                shown,
+                f"a --set value is one line of at most {MAX_OVERRIDE} printable characters; "
+                "put longer or multi-line values in the file",
+                OVERRIDE_SOURCE,
+            )
         )
         return
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw  # a bare word: treat it as a string; the type check still applies
+    except (RecursionError, ValueError):  # nested too deeply, an integer too long to read
+        problems.append(ConfigProblem(shown, "the value cannot be read", OVERRIDE_SOURCE))
+        return
     target = data.setdefault(section, {})
     if not isinstance(target, dict):
-        problems.append(ConfigProblem(section, "is not a table", "--set"))
+        problems.append(ConfigProblem(printable(section, 80), "is not a table", OVERRIDE_SOURCE))
         return
     target[name] = value
-    origins[(section, name)] = "--set"
+    origins[(section, name)] = OVERRIDE_SOURCE
 
 
 def _build(
@@ -474,25 +582,26 @@ def _build(
     problems: list[ConfigProblem],
 ) -> Config | None:
     sections: dict[str, Any] = {}
+    section_origins: dict[str, str] = {}  # where a section's first key came from
+    for (section, _), where in origins.items():
+        section_origins.setdefault(section, where)
     for section_name, values in data.items():
+        shown = printable(section_name, 80)
+        where = section_origins.get(section_name, source)
         if section_name not in SECTIONS:
-            problems.append(
-                ConfigProblem(section_name, _unknown("section", section_name, SECTIONS), source)
-            )
+            message = _unknown("section", section_name, SECTIONS, len(problems))
+            problems.append(ConfigProblem(shown, message, where))
             continue
         if not isinstance(values, dict):
-            problems.append(
-                ConfigProblem(section_name, f"must be a table ([{section_name}])", source)
-            )
+            problems.append(ConfigProblem(shown, f"must be a table ([{shown}])", source))
             continue
         built = _build_section(section_name, values, origins, source, problems)
         if built is not None:
             sections[section_name] = built
     if problems:
         return None
-    config = Config(**sections)
-    problems.extend(_cross_checks(config, source))
-    return config
+    sources = {f"{s}.{k}": where for (s, k), where in origins.items()}
+    return Config(**sections, sources=MappingProxyType(sources))
 
 
 def _build_section(
@@ -509,12 +618,12 @@ def _build_section(
     ok = True
     for name, value in values.items():
         where = origins.get((section, name), default_source)
-        key = f"{section}.{name}"
+        key = printable(f"{section}.{name}", 80)
         if name not in fields:
-            problems.append(ConfigProblem(key, _unknown("key", name, fields), where))
+            problems.append(ConfigProblem(key, _unknown("key", name, fields, len(problems)), where))
             ok = False
             continue
-        message = _check_value(value, hints[name], fields[name].metadata)
+        message = check_value(value, hints[name], fields[name].metadata)
         if message is not None:
             problems.append(ConfigProblem(key, message, where))
             ok = False
@@ -523,59 +632,20 @@ def _build_section(
     return cls(**kwargs) if ok else None
 
 
-def _unknown(what: str, name: str, known: Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+def _bounded(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - (MAX_PROBLEMS - 1)
+    more = ConfigProblem("...", f"and {rest} more problems; fix these first")
+    return [*problems[: MAX_PROBLEMS - 1], more]
+
+
+def _unknown(what: str, name: str, known: Mapping[str, Any], found: int = 0) -> str:
+    if found >= MAX_PROBLEMS:  # not shown anyway: spare the fuzzy matching
+        return f"unknown {what}"
+    close = difflib.get_close_matches(name[:64], list(known), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
     return f"unknown {what}{hint}"
-
-
-def _type_name(tp: Any) -> str:
-    if tp is bool:
-        return "true or false"
-    if tp is int:
-        return "an integer"
-    if tp is float:
-        return "a number"
-    if tp is str:
-        return "a string"
-    return "a list of strings"
-
-
-def _check_value(value: Any, tp: Any, meta: Mapping[str, Any]) -> str | None:
-    if not _type_ok(value, tp):
-        return f"{value!r} is not {_type_name(tp)}"
-    choices = meta.get("choices")
-    if choices is not None and value not in choices:
-        shown = ", ".join(repr(c) for c in choices)
-        close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-        hint = f"; did you mean {close[0]!r}?" if close and len(choices) > 8 else ""
-        if len(choices) > 8:
-            return f"{value!r} is not one of the {len(choices)} allowed values{hint}"
-        return f"{value!r} is not one of {shown}"
-    minimum, maximum = meta.get("minimum"), meta.get("maximum")
-    unit = f" {meta['unit']}" if meta.get("unit") else ""
-    if minimum is not None and value < minimum:
-        return f"{value!r} is below the minimum {minimum}{unit}"
-    if maximum is not None and value > maximum:
-        return f"{value!r} is above the maximum {maximum}{unit}"
-    check: Check | None = meta.get("check")
-    if check is not None:
-        return check(value)
-    return None
-
-
-def _type_ok(value: Any, tp: Any) -> bool:
-    if tp is bool:
-        return isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is str:
-        return isinstance(value, str)
-    if typing.get_origin(tp) is tuple:
-        return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
-    return False
 
 
 def _normalise(value: Any, tp: Any) -> Any:
@@ -584,42 +654,6 @@ def _normalise(value: Any, tp: Any) -> Any:
     if typing.get_origin(tp) is tuple:
         return tuple(value)
     return value
-
-
-def _cross_checks(config: Config, source: str) -> list[ConfigProblem]:
-    """Rules that involve more than one field."""
-    problems: list[ConfigProblem] = []
-    if config.reconnect.initial_delay > config.reconnect.max_delay:
-        problems.append(
-            ConfigProblem(
-                "reconnect.initial_delay",
-                f"{config.reconnect.initial_delay} s is above reconnect.max_delay "
-                f"({config.reconnect.max_delay} s)",
-                source,
-            )
-        )
-    if (
-        config.led.enabled
-        and config.trigger.mode != "voice"
-        and config.led.pin == config.button.pin
-    ):
-        problems.append(
-            ConfigProblem(
-                "led.pin", f"GPIO {config.led.pin} is already button.pin; pick another", source
-            )
-        )
-    if config.vad.end_of_speech == "server" and config.trigger.mode != "voice":
-        # The button brackets its turns with activityStart/End, which needs server VAD off for
-        # the whole connection (section 3.2), so server end-of-speech only fits the voice mode.
-        problems.append(
-            ConfigProblem(
-                "vad.end_of_speech",
-                f"'server' needs trigger.mode = 'voice' (it is {config.trigger.mode!r}); "
-                "use 'local' with a button",
-                source,
-            )
-        )
-    return problems
 
 
 # --------------------------------------------------------------------------------------------
@@ -637,7 +671,11 @@ def field_docs(section: str) -> list[tuple[str, Any, str, str]]:
 
 
 def to_toml(config: Config) -> str:
-    """Render the effective configuration as TOML (it holds no secret: the key is not in it)."""
+    """Render the effective configuration as TOML (it holds no secret: the key is not in it).
+
+    Every string in a Config is free of control characters but newlines and tabs (checked on
+    the way in), so the text is safe to print.
+    """
     lines: list[str] = []
     for section in SECTIONS:
         lines.append(f"[{section}]")
@@ -655,5 +693,11 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    escaped = (
+        str(value)
+        .replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\t", "\\t")
+    )
     return f'"{escaped}"'

@@ -56,14 +56,13 @@ from websockets.frames import Close
 
 from edgevoice.adapters.ws_connect import (
     DeadlineConnection,
-    Endpoint,
     auth_headers,
-    is_loopback,
     open_websocket,
     untrusted_certificate,
 )
 from edgevoice.credentials import Credential
 from edgevoice.errors import ConnectError, RemoteProtocolError, SessionClosedError
+from edgevoice.live.endpoint import Endpoint, is_loopback
 from edgevoice.live.events import IgnoredFields, ServerEvent, SetupComplete
 from edgevoice.live.frames import Setup
 from edgevoice.live.session import HeldBack, LiveSession

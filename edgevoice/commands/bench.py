@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from edgevoice import bench
+from edgevoice.commands._common import without_config
 
 NAME = "bench"
 
@@ -35,8 +36,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(child)
-        child.set_defaults(func=module.run)
-    parser.set_defaults(func=_missing_benchmark(parser))
+        child.set_defaults(func=without_config(module.run, f"{NAME} {name}"))
+    parser.set_defaults(func=without_config(_missing_benchmark(parser), NAME))
 
 
 def _missing_benchmark(parser: argparse.ArgumentParser) -> Any:

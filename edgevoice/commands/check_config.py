@@ -1,4 +1,8 @@
-"""`edgevoice check-config`: validate the config and print the effective values (no secret)."""
+"""`edgevoice check-config`: validate the config and print the effective values (no secret).
+
+It takes the same path as `run` and `probe` (`edgevoice.app.session_config.live_plan`): the
+setup of every model and the endpoint are built, so a config it accepts also starts.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ import argparse
 import sys
 from typing import Any
 
+from edgevoice.adapters.config_file import LoadedConfig
 from edgevoice.adapters.credential_lookup import NO_CREDENTIAL, CredentialSource
-from edgevoice.commands._common import with_config
-from edgevoice.config import Config, to_toml
+from edgevoice.app.session_config import live_plan
+from edgevoice.commands._common import print_warnings, with_loaded_config
+from edgevoice.config import to_toml
+from edgevoice.live.models import family_of
 
 NAME = "check-config"
 
@@ -19,9 +26,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="validate the config file and print the effective configuration",
         description=(
-            "Validate the configuration (file plus --set overrides) and print the effective "
-            "values as TOML. Exits 0 when it is valid, 78 when it is not. The API key is never "
-            "printed; its source is checked (a key file must not be readable by others)."
+            "Validate the configuration (file plus --set overrides) the way `run` starts it, and "
+            "print the effective values as TOML. Exits 0 when it is valid, 78 when it is not. "
+            "The API key is never printed; its source is checked (a key file must not be "
+            "readable by others)."
         ),
     )
     parser.add_argument(
@@ -30,10 +38,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="also fail (78) when no credential can be found",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="print nothing when valid")
-    parser.set_defaults(func=with_config(check))
+    parser.set_defaults(func=with_loaded_config(check, announce=False))
 
 
-def check(args: argparse.Namespace, config: Config) -> int:
+def check(args: argparse.Namespace, loaded: LoadedConfig) -> int:
+    config = loaded.config
+    plan = live_plan(config)
+    print_warnings(plan.warnings)
     credentials = CredentialSource(config.auth)
     where = credentials.describe()
     if where == NO_CREDENTIAL and not args.require_key:
@@ -47,6 +58,11 @@ def check(args: argparse.Namespace, config: Config) -> int:
         # A token command is run only with --require-key: it may cost a server round trip.
         where = credentials.resolve().source
     if not args.quiet:
+        print(f"# config: {loaded.describe()}")
         print(f"# credential: {where}")
+        for index, model in enumerate(plan.models):
+            family = family_of(model)
+            role = "model" if index == 0 else f"fallback {index}"
+            print(f"# {role}: {model} ({family.value if family else 'unknown family'})")
         print(to_toml(config), end="")
     return 0

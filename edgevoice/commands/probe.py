@@ -4,15 +4,29 @@ Answers "do my key, network, model and endpoint work?" without a microphone or s
 connects with the configured credential, sends setup, speaks one short synthetic utterance as a
 turn, waits for the spoken answer, and reports each step. Works against the real service and
 against `edgevoice simulator` alike (`--set live.endpoint=ws://127.0.0.1:8765`).
+
+Exit status: 0 when a complete answer arrived; 1 when the round trip failed (one line says why
+and whether retrying can help); 78 for a config problem; 2 for a bad option. Ctrl-C (SIGINT) and
+SIGTERM close the connection with 1000 and exit 130 and 143 (128 + the signal, as a shell
+reports a command the signal ended): the round trip did not finish, so a script must not read
+the run as a success, nor see it as a crash.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import logging
+import math
+import os
+import signal
+import stat
 import sys
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,10 +34,17 @@ import numpy as np
 from edgevoice.adapters.credential_lookup import CredentialSource
 from edgevoice.adapters.wavfile import write_wav
 from edgevoice.adapters.ws import LiveConnection
-from edgevoice.app.session_config import endpoint, session_setup
+from edgevoice.app.session_config import LivePlan, live_plan
 from edgevoice.commands._common import with_config
 from edgevoice.config import Config
-from edgevoice.errors import ConnectError, EdgevoiceError, error_class_of
+from edgevoice.credentials import Credential
+from edgevoice.errors import (
+    ConfigError,
+    ConnectError,
+    CredentialError,
+    EdgevoiceError,
+    error_class_of,
+)
 from edgevoice.live.events import (
     AudioChunk,
     InputTranscription,
@@ -34,10 +55,28 @@ from edgevoice.live.events import (
 )
 from edgevoice.live.tools import ToolContext, run_local_tool
 from edgevoice.ports import FRAME_MS, MIC_RATE, SPEAKER_RATE
+from edgevoice.redact import printable
 
 NAME = "probe"
 HANDLE_GRACE_S = 2.0  # s to wait after turnComplete for the resumption handle
+MAX_TRANSCRIPT = 2000  # characters of each transcript kept and printed
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 log = logging.getLogger("edgevoice.probe")
+
+
+def bounded_seconds(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds in [low, high]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r}: give seconds from {low:g} to {high:g}")
+        return value
+
+    return parse
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -51,12 +90,27 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument(
-        "--seconds", type=float, default=1.0, help="length of the utterance (default 1.0)"
+        "--seconds",
+        type=bounded_seconds(0.1, 30),
+        default=1.0,
+        help="length of the utterance, 0.1 to 30 (default 1.0)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds to wait for the answer (default 30)"
+        "--timeout",
+        type=bounded_seconds(1, 600),
+        default=30.0,
+        help="seconds to wait for the answer, 1 to 600 (default 30)",
     )
-    parser.add_argument("--save-reply", metavar="WAV", help="write the answer to a WAV file")
+    parser.add_argument(
+        "--max-reply",
+        type=bounded_seconds(1, 600),
+        default=120.0,
+        metavar="SECONDS",
+        help="longest answer kept, 1 to 600 s of audio (default 120); a longer one fails",
+    )
+    parser.add_argument(
+        "--save-reply", metavar="WAV", help="write the answer to a WAV file (replaced)"
+    )
     parser.set_defaults(func=with_config(probe))
 
 
@@ -69,25 +123,173 @@ def utterance(seconds: float) -> bytes:
     for harmonic in range(1, 8):
         voice += np.sin(harmonic * phase) / harmonic
     envelope = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.05)
-    signal = 0.1 * voice * envelope
-    return bytes((signal * 32767).astype("<i2").tobytes())
+    signal_ = 0.1 * voice * envelope
+    return bytes((signal_ * 32767).astype("<i2").tobytes())
+
+
+class ReplyFile:
+    """Where `--save-reply` writes, checked before anything connects.
+
+    The answer goes to `<path>.part` first and replaces `path` only when it is complete, so a
+    failed or interrupted probe never destroys an earlier reply. Only a regular file (or a new
+    one) is replaced: a device or a FIFO at `path` is refused, never opened.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.part = f"{path}.part"
+
+    def prepare(self) -> str | None:
+        """Why the reply cannot be written there, or None after proving it can."""
+        shown = printable(self.path)
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            return f"--save-reply {shown}: {exc.strerror}"
+        else:
+            if not stat.S_ISREG(st.st_mode):
+                return f"--save-reply {shown} exists and is not a regular file; name a new file"
+        try:
+            with open(self.part, "wb"):
+                pass
+        except OSError as exc:
+            return f"--save-reply {shown} cannot be written: {exc.strerror}; pick another path"
+        return None
+
+    def commit(self, pcm: bytes) -> str | None:
+        """Write the answer; why it failed, or None."""
+        try:
+            write_wav(self.part, pcm, SPEAKER_RATE)
+            os.replace(self.part, self.path)
+        except OSError as exc:
+            self.discard()
+            return f"the reply could not be saved to {printable(self.path)}: {exc.strerror}"
+        return None
+
+    def discard(self) -> None:
+        try:
+            os.unlink(self.part)
+        except OSError:
+            pass
+
+
+@dataclass
+class Answer:
+    """What came back, bounded: audio up to `max_bytes`, transcripts up to MAX_TRANSCRIPT."""
+
+    max_bytes: int
+    pcm: bytearray = field(default_factory=bytearray)
+    heard: list[str] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)
+    first_audio: float | None = None
+    turn_done: bool = False
+    handle: bool = False
+    overflow: bool = False
+
+    def add_audio(self, pcm: bytes, now: float) -> None:
+        self.first_audio = self.first_audio or now
+        room = self.max_bytes - len(self.pcm)
+        if len(pcm) > room:
+            self.overflow = True
+            pcm = pcm[: room - room % 2]
+        self.pcm += pcm
+
+    @staticmethod
+    def add_text(parts: list[str], text: str) -> None:
+        if sum(len(p) for p in parts) < MAX_TRANSCRIPT:
+            parts.append(text[:MAX_TRANSCRIPT])
 
 
 def probe(args: argparse.Namespace, config: Config) -> int:
-    credential = CredentialSource(config.auth).resolve()
+    plan = live_plan(config)  # 78 when a setup or the endpoint cannot be built
+    for warning in plan.warnings:
+        log.warning("%s", warning)
+    reply = ReplyFile(args.save_reply) if args.save_reply else None
+    if reply is not None:
+        problem = reply.prepare()
+        if problem is not None:
+            print(f"edgevoice probe: {problem}", file=sys.stderr)
+            return 2
+    status = 1
     try:
-        return asyncio.run(_probe(args, config, credential))
-    except EdgevoiceError as exc:
-        print(f"probe failed ({error_class_of(exc).value}): {exc}", file=sys.stderr)
-        return 1
+        credential = CredentialSource(config.auth).resolve()  # 78 when missing or unsafe
+        status = asyncio.run(_interruptible(args, config, plan, credential, reply))
+    except (EdgevoiceError, OSError) as exc:
+        if isinstance(exc, (ConfigError, CredentialError)):
+            raise  # reported by with_config: exit 78, or 75 for a token command that failed
+        print(
+            f"probe failed ({error_class_of(exc).value}): {printable(str(exc), 500)}",
+            file=sys.stderr,
+        )
+    finally:
+        if reply is not None and status != 0:
+            reply.discard()  # only a complete answer replaces the file; no .part is left
+    return status
 
 
-async def _probe(args: argparse.Namespace, config: Config, credential: Any) -> int:
+async def _interruptible(
+    args: argparse.Namespace,
+    config: Config,
+    plan: LivePlan,
+    credential: Credential,
+    reply: ReplyFile | None,
+) -> int:
+    """Run the probe; SIGINT or SIGTERM cancels it, which closes the connection with 1000."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[signal.Signals] = []
+
+    def stop(signum: signal.Signals) -> None:
+        if not received:
+            received.append(signum)
+            task.cancel()
+
+    # Signal handlers belong to the main thread (a probe run from another thread, as tests
+    # do, is stopped by its caller instead).
+    signals = SIGNALS if threading.current_thread() is threading.main_thread() else ()
+    for signum in signals:
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        return await _probe(args, config, plan, credential, reply)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        task.uncancel()
+        name = received[0].name
+        print(f"probe interrupted by {name}; the connection was closed", file=sys.stderr)
+        return 128 + int(received[0])
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+async def _probe(
+    args: argparse.Namespace,
+    config: Config,
+    plan: LivePlan,
+    credential: Credential,
+    reply: ReplyFile | None,
+) -> int:
     started = time.monotonic()
-    conn = await LiveConnection.open(endpoint(config), credential, session_setup(config))
-    setup_s = time.monotonic() - started
-    print(f"connected and set up in {setup_s * 1000:.0f} ms ({credential.source})")
-    pcm = utterance(args.seconds)
+    conn = await LiveConnection.open(plan.endpoint, credential, plan.setup())
+    try:
+        setup_s = time.monotonic() - started
+        # Flushed: a person (or a script) watching a pipe sees progress as it happens.
+        print(f"connected and set up in {setup_s * 1000:.0f} ms ({credential.source})", flush=True)
+        ended = await _speak(conn, args.seconds)
+        answer = Answer(max_bytes=int(args.max_reply * SPEAKER_RATE) * 2)
+        await _listen(conn, config, answer, args.timeout)
+    finally:
+        await conn.close()  # 1000, also when cancelled by a signal
+    return _report(answer, ended, config, reply, args.max_reply)
+
+
+async def _speak(conn: LiveConnection, seconds: float) -> float:
+    """Send the utterance as one turn; the time it ended."""
+    pcm = utterance(seconds)
     frame_bytes = MIC_RATE * FRAME_MS // 1000 * 2
     manual = conn.session.manual_activity
     if manual:
@@ -99,50 +301,67 @@ async def _probe(args: argparse.Namespace, config: Config, credential: Any) -> i
     else:
         await conn.send_audio(bytes(MIC_RATE * 2))  # 1 s of silence: server VAD ends the turn
         await conn.audio_stream_end()
-    ended = time.monotonic()
-    reply = bytearray()
-    first_audio: float | None = None
-    heard, said = [], []
-    turn_done = handle = False
+    return time.monotonic()
+
+
+async def _listen(conn: LiveConnection, config: Config, answer: Answer, seconds: float) -> None:
     try:
-        async with asyncio.timeout(args.timeout) as deadline:
+        async with asyncio.timeout(seconds) as deadline:
             async for event in conn.events():
                 if isinstance(event, AudioChunk):
-                    first_audio = first_audio or time.monotonic()
-                    reply += event.pcm
+                    answer.add_audio(event.pcm, time.monotonic())
+                    if answer.overflow:
+                        return
                 elif isinstance(event, InputTranscription):
-                    heard.append(event.text)
+                    answer.add_text(answer.heard, event.text)
                 elif isinstance(event, OutputTranscription):
-                    said.append(event.text)
+                    answer.add_text(answer.said, event.text)
                 elif isinstance(event, ToolCall):
-                    context = ToolContext(local_time=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+                    context = ToolContext(now=datetime.datetime.now().astimezone())
                     for call in event.calls:
-                        result = run_local_tool(call, context, config.live.tools)
-                        await conn.send_tool_response(call.id, call.name, result)
+                        outcome = run_local_tool(call, context, config.live.tools)
+                        await conn.send_tool_response(call.id, call.name, outcome.response)
                 elif isinstance(event, SessionResumptionUpdate) and event.resumable:
-                    handle = True
+                    answer.handle = True
                 elif isinstance(event, TurnComplete):
-                    turn_done = True
-                if turn_done and (handle or not config.live.resumption):
-                    break
+                    answer.turn_done = True
+                if answer.turn_done and (answer.handle or not config.live.resumption):
+                    return
                 if isinstance(event, TurnComplete):
                     # The resumable handle usually follows turnComplete (section 4.2): wait a
                     # moment for it rather than reporting resumption as broken.
                     deadline.reschedule(asyncio.get_running_loop().time() + HANDLE_GRACE_S)
     except TimeoutError:
-        if not turn_done:
-            raise ConnectError(f"no complete answer within {args.timeout:g} s") from None
-    finally:
-        await conn.close()
-    if first_audio is not None:
-        print(f"first answer audio {1000 * (first_audio - ended):.0f} ms after the turn ended")
-    print(f"answer: {len(reply) / 2 / SPEAKER_RATE:.2f} s of audio")
-    if heard:
-        print(f"heard: {''.join(heard).strip()}")
-    if said:
-        print(f"said: {''.join(said).strip()}")
-    if config.live.resumption:
-        print("resumption handle received" if handle else "no resumption handle after the turn")
-    if args.save_reply:
-        write_wav(args.save_reply, bytes(reply), SPEAKER_RATE)
-    return 0 if reply else 1
+        if not answer.turn_done:
+            raise ConnectError(f"no complete answer within {seconds:g} s") from None
+
+
+def _report(
+    answer: Answer, ended: float, config: Config, reply: ReplyFile | None, max_reply: float
+) -> int:
+    if answer.first_audio is not None:
+        print(
+            f"first answer audio {1000 * (answer.first_audio - ended):.0f} ms after the turn ended"
+        )
+    print(f"answer: {len(answer.pcm) / 2 / SPEAKER_RATE:.2f} s of audio")
+    if answer.heard:
+        print(f"heard: {printable(''.join(answer.heard).strip(), MAX_TRANSCRIPT)}")
+    if answer.said:
+        print(f"said: {printable(''.join(answer.said).strip(), MAX_TRANSCRIPT)}")
+    if config.live.resumption and not answer.overflow:
+        print(
+            "resumption handle received" if answer.handle else "no resumption handle after the turn"
+        )
+    if answer.overflow:
+        print(
+            f"probe failed: the answer went on past {max_reply:g} s of audio without "
+            "turnComplete; the connection was closed (raise --max-reply for longer answers)",
+            file=sys.stderr,
+        )
+    ok = bool(answer.pcm) and not answer.overflow
+    if reply is not None and ok:
+        problem = reply.commit(bytes(answer.pcm))
+        if problem is not None:
+            print(f"probe failed: {problem}", file=sys.stderr)
+            return 1
+    return 0 if ok else 1

@@ -1,8 +1,9 @@
 """`edgevoice run`: the daemon.
 
-Today it validates everything the daemon needs (config, credential) and then stops with status
-69 (EX_UNAVAILABLE), because the conversation loop (app + supervisor) is the next issue. It does
-not pretend to run.
+Today it validates everything the daemon needs, through the same path as `check-config` (the
+config, the setup of every model and the endpoint: `live_plan`; then the credential), and stops
+with status 69 (EX_UNAVAILABLE), because the conversation loop (app + supervisor) is the next
+issue. It does not pretend to run.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from typing import Any
 
 from edgevoice.adapters.credential_lookup import CredentialSource
+from edgevoice.app.session_config import live_plan
 from edgevoice.commands._common import with_config
 from edgevoice.config import Config
 
@@ -32,8 +34,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
+    plan = live_plan(config)  # 78 when a setup or the endpoint cannot be built
+    for warning in plan.warnings:
+        log.warning("%s", warning)
     credential = CredentialSource(config.auth).resolve()  # 78 when missing or unsafe
-    log.info("config valid; credential from %s; model %s", credential.source, config.live.model)
+    log.info(
+        "config valid; credential from %s; models %s", credential.source, ", ".join(plan.models)
+    )
     print(
         "edgevoice run: the conversation loop is not built yet (see README, Status); "
         "use `edgevoice check-config` to validate a setup",

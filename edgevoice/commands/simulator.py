@@ -35,13 +35,19 @@ def _fault(text: str) -> Fault:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 = any free)")
+    return int(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     net = parser.add_argument_group("network")
     net.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
     net.add_argument(
-        "--port", type=int, default=8765, help="port; 0 = any free (default: %(default)s)"
+        "--port", type=_port, default=8765, help="port; 0 = any free (default: %(default)s)"
     )
     net.add_argument("--tls-cert", metavar="FILE", help="serve wss:// with this PEM certificate")
     net.add_argument("--tls-key", metavar="FILE", help="the certificate's PEM private key")
@@ -301,6 +307,10 @@ async def serve(options: SimOptions, host: str, port: int, tls: ssl.SSLContext |
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgevoice.commands._common import refuse_config_options
+
+    if (refused := refuse_config_options(args, NAME)) is not None:
+        return refused
     from edgevoice.app.log_setup import setup_logging
 
     setup_logging("debug" if args.verbose else (args.log_level or "info"), "stderr")

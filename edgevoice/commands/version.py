@@ -8,6 +8,7 @@ import platform
 from typing import Any
 
 from edgevoice import __version__
+from edgevoice.commands._common import without_config
 
 NAME = "version"
 LIBRARIES = ("websockets", "numpy", "PyAudio", "webrtcvad-wheels", "gpiozero", "systemd-python")
@@ -18,7 +19,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         NAME, parents=[common], help="print versions", description="Print versions and exit."
     )
     parser.add_argument("--all", action="store_true", help="also list library versions")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=without_config(run, NAME))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,10 @@
 - `edgevoice.live.states`: the connection, user-turn and model-turn tables, and the device state.
 - `edgevoice.live.session`: `LiveSession`, the sans-I/O session state machine fed by a transport
   shell (`start`/`send_*` in, `data_to_send()` out; `receive(frame, now)` in, `events()` out).
-- `edgevoice.live.tools`: the allow-listed local tools the model may call.
+- `edgevoice.live.tools`: the allow-listed built-in tools the model may call, declared per model
+  family, with pure handlers that return the answer and the action for the app.
+- `edgevoice.live.json_schema`: the JSON-schema subset operator tools declare their arguments
+  in (schema problems, argument checks, the translation to the Live API's parameters).
 
 Wire facts come from docs/live-protocol.md; nothing here opens sockets or reads the clock.
 """

@@ -54,6 +54,7 @@ from edgevoice.live.events import (
     WaitingForInput,
 )
 from edgevoice.live.json_view import Obj, Value, snippet
+from edgevoice.ports import SINK_RATE_RANGE
 
 # Items of one array the decoder walks; far above what a real frame carries (2.5 sends one part
 # per message, 3.1 a few), far below what would cost noticeable CPU (issue #7 section 4).
@@ -239,6 +240,14 @@ def _pcm_rate(mime: str | None, where: str) -> int:
                     f"server message: {where} has an invalid rate in {snippet(mime)}"
                 )
             rate = int(value)
+            low, high = SINK_RATE_RANGE
+            if not low <= rate <= high:
+                # Audio the speaker cannot take (ports.AudioSink.play) is a bad frame here, not
+                # an error deep in the playback path (the service always sends 24 kHz).
+                raise RemoteProtocolError(
+                    f"server message: {where} has rate {rate} Hz, outside the {low}-{high} Hz "
+                    "a speaker takes"
+                )
     return rate
 
 

@@ -6,6 +6,22 @@ unknown, the simulator uses INVALID_ARGUMENT's generic reason, "Request contains
 argument.", which the real service is known to send for bad configurations; such constants say
 "unverified" in their comment. A close reason is cut to 123 bytes, like the real service does
 (RFC 6455 limit), so a long reason ends mid-word ("... Call ListMo").
+
+Unverified choices (the doc gives no answer; each is tested, and documented where it is made):
+- codes and texts: the VAD rule closes and the resume-while-open text below; the setup timeout
+  (30 s, 1011 deadline text); family-rule refusals with the generic text (models.py); input
+  rates outside 8,000-48,000 Hz; JSON deeper than 100 levels; over `max_connections`, 1011 with
+  the quota text at once (server.py); a 3.8 clientContent turn without a role (rules.py).
+- families (models.py): 3.1 tolerates a thinking budget alone but not with a level; 3.8 takes
+  `proactivity` on every endpoint; affective dialog on the v1alpha Constrained method; 3.8 sends
+  usage in its own serverContent like 3.1.
+- tool calls (calls.py, conversation.py): on 3.8 a pending blocking call is cancelled by new
+  *input* (activityStart, text, speech onset, clientContent), not by every audio frame; realtime
+  text counts as input for the 2.5/3.1 1008 rule, video does not; barge-in leaves non-blocking
+  calls running; no resumable handle while any call is pending; a SILENT result with nothing
+  else to say sends a bare turnComplete with interactionStatus IDLE on 3.8.
+- silent turns (answering.py): the input transcription is still sent; no generationComplete.
+- the input rate is fixed per connection (not per resumed session).
 """
 
 from __future__ import annotations

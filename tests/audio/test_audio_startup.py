@@ -23,8 +23,8 @@ def run_cli(
     tmp_path: Path, alsa_config: Path | str | None, *args: str
 ) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "edgevoice.toml"
-    if not config.exists():
-        config.write_text("")
+    if not config.exists():  # warnings and up: not the info line naming the config file
+        config.write_text('[log]\nlevel = "warning"\n')
     env = dict(os.environ)
     env.pop("ALSA_CONFIG_PATH", None)
     if alsa_config is not None:

@@ -32,7 +32,10 @@ def test_every_module_registers_a_command() -> None:
     ("argv", "absent"),
     [
         (["version"], ("numpy", "pyaudio", "websockets", "edgevoice.sim")),
-        (["--set", "audio.volume=5", "check-config", "-q"], ("pyaudio", "edgevoice.sim")),
+        (
+            ["--set", "audio.volume=5", "check-config", "-q"],
+            ("numpy", "pyaudio", "websockets", "edgevoice.live.session", "edgevoice.sim"),
+        ),
     ],
 )
 def test_a_command_imports_only_what_it_needs(argv: list[str], absent: tuple[str, ...]) -> None:

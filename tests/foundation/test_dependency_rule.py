@@ -3,8 +3,9 @@
 Every module of the package is put in a layer by where it lives, so a new file is checked the
 day it is written:
 
-- core: the top-level modules (config, errors, ports, credentials, redact), `audio/` and `live/`.
-  Pure: the standard library minus its I/O modules, numpy, and other core modules.
+- core: the top-level modules (config, config_rules, errors, ports, credentials, redact, limits,
+  control_protocol), `audio/` and `live/`. Pure: the standard library minus its I/O modules,
+  numpy, and other core modules.
 - adapters (`adapters/`): core, other adapters and the I/O libraries; never app, commands,
   simulator, bench or the CLI.
 - app (`app/`): core, adapters and app; never commands, the simulator, bench or the CLI.
@@ -25,7 +26,17 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "edgevoice"
 
-CORE_TOP_LEVEL = {"config", "errors", "ports", "credentials", "redact", "__init__"}
+CORE_TOP_LEVEL = {
+    "config",
+    "config_rules",
+    "errors",
+    "ports",
+    "credentials",
+    "redact",
+    "limits",
+    "control_protocol",
+    "__init__",
+}
 LAYER_DIRS = {
     "audio": "core",
     "live": "core",

@@ -50,6 +50,9 @@ def test_check_config_on_the_example(cli: Any, monkeypatch: Any) -> None:
     result = cli("check-config", "--config", str(EXAMPLE))
     assert result.status == 0, result.err
     assert "# credential: environment variable GEMINI_API_KEY" in result.out
+    # Issue 8: the example and the default move to the stable 3.8 model.
+    assert "# model: gemini-3.8-live (gemini-3.8 live)" in result.out
+    assert 'model = "gemini-3.8-live"' in result.out
     assert "dev-key-0123456789abcdef" not in result.out + result.err
     # The printed effective config is itself a valid config equal to the example.
     printed = "\n".join(line for line in result.out.splitlines() if not line.startswith("#"))

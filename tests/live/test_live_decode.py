@@ -465,6 +465,16 @@ def test_only_unknown_fields() -> None:
             '{"data":"AAAA","mimeType":"audio/pcm;rate=0"}}]}}}',
             "invalid rate",
         ),
+        (  # a speaker cannot take it (ports.SINK_RATE_RANGE): refused here, not in playback
+            '{"serverContent":{"modelTurn":{"parts":[{"inlineData":'
+            '{"data":"AAAA","mimeType":"audio/pcm;rate=1"}}]}}}',
+            "rate 1 Hz, outside the 8000-192000 Hz",
+        ),
+        (
+            '{"serverContent":{"modelTurn":{"parts":[{"inlineData":'
+            '{"data":"AAAA","mimeType":"audio/pcm;rate=384000"}}]}}}',
+            "rate 384000 Hz, outside",
+        ),
     ],
 )
 def test_malformed_frames_raise_remote_protocol_error(raw: str | bytes, needle: str) -> None:

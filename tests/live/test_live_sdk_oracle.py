@@ -35,7 +35,7 @@ from edgevoice.live.frames import (
 )
 from edgevoice.live.models import Behavior
 from edgevoice.live.session import LiveSession
-from edgevoice.live.tools import declarations_for
+from edgevoice.live.tools import LOCAL_TOOLS, declarations_for
 
 Oracle = Callable[[str], Any]
 
@@ -132,7 +132,7 @@ EXTRAS: dict[str, dict[str, Any]] = {
     },
     "compression-defaults": {"compression": SlidingWindowCompression()},
     "compression-tokens": {"compression": SlidingWindowCompression(25600, 12800)},
-    "tools": {"function_declarations": (*declarations_for(["get_time"]), LIGHTS)},
+    "tools": {"function_declarations": (*declarations_for(LOCAL_TOOLS, MODEL_25), LIGHTS)},
     "thinking-off": {"thinking_budget": 0},
     "thinking-dynamic": {"thinking_budget": -1},
     "non-blocking-tool": {
@@ -146,7 +146,7 @@ EXTRAS: dict[str, dict[str, Any]] = {
         "transcription_language_codes": ("fr-FR",),
         "compression": SlidingWindowCompression(100000),
         "thinking_budget": 0,
-        "function_declarations": declarations_for(["get_time"]),
+        "function_declarations": declarations_for(["get_time"], MODEL_25),
     },
 }
 

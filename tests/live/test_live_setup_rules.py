@@ -17,7 +17,7 @@ from edgevoice.live.frames import (
 )
 from edgevoice.live.models import Behavior
 from edgevoice.live.setup_rules import SetupError
-from edgevoice.live.tools import declarations_for
+from edgevoice.live.tools import LOCAL_TOOLS, declarations_for
 
 M25 = "gemini-2.5-flash-native-audio-preview-12-2025"
 M25_LATEST = "models/gemini-2.5-flash-native-audio-latest"  # prefix and alias alike
@@ -62,16 +62,11 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
     (M31, {"affective_dialog": True, "api_version": "v1alpha"}, "affective_dialog"),
     (M38, {"affective_dialog": True, "api_version": "v1alpha"}, "affective_dialog"),
     # Function-call behaviour (sections 3.4, 9): 3.1 runs synchronous calls only; 3.8 extended
-    # thinking asynchronous only (so get_time, which needs BLOCKING, cannot be offered there).
+    # thinking asynchronous only. (The built-in tools adapt: see ACCEPTED.)
     (M31, {"function_declarations": job(Behavior.NON_BLOCKING)}, "function_declarations"),
     (
         M38T,
         {"function_declarations": job(Behavior.BLOCKING), "thinking_level": "high"},
-        "function_declarations",
-    ),
-    (
-        M38T,
-        {"function_declarations": declarations_for(["get_time"]), "thinking_level": "low"},
         "function_declarations",
     ),
 ]
@@ -107,7 +102,16 @@ ACCEPTED: list[tuple[str, dict[str, Any]]] = [
     (M38, {}),
     (M38, {"proactive_audio": True}),
     (M38, {"function_declarations": job(Behavior.BLOCKING)}),
-    (M38, {"function_declarations": declarations_for(["get_time"])}),
+    (M38, {"function_declarations": declarations_for(["get_time"], M38)}),
+    # Every built-in tool is declared as each family runs it, so every family takes them all.
+    (M25, {"function_declarations": declarations_for(LOCAL_TOOLS, M25)}),
+    (M31, {"function_declarations": declarations_for(LOCAL_TOOLS, M31)}),
+    (M38, {"function_declarations": declarations_for(LOCAL_TOOLS, M38)}),
+    (
+        M38T,
+        {"function_declarations": declarations_for(LOCAL_TOOLS, M38T), "thinking_level": "low"},
+    ),
+    (UNKNOWN, {"function_declarations": declarations_for(LOCAL_TOOLS, UNKNOWN)}),
     (M38T, {"thinking_level": "medium", "function_declarations": job(Behavior.NON_BLOCKING)}),
     (UNKNOWN, {"thinking_budget": 0, "proactive_audio": False, "affective_dialog": True}),
     (UNKNOWN, {"thinking_level": "high", "function_declarations": job(Behavior.NON_BLOCKING)}),
@@ -165,9 +169,9 @@ def test_behaviour_is_sent_only_when_it_differs_from_the_family_default() -> Non
 def test_the_built_in_clock_tool_blocks_on_3_8() -> None:
     # Section 3.4: a clock tool wants BLOCKING (the answer needs the result); 3.8 would run it
     # in the background otherwise.
-    [declaration] = body(Setup(model=M38, function_declarations=declarations_for(["get_time"])))[
-        "tools"
-    ][0]["functionDeclarations"]
+    [declaration] = body(
+        Setup(model=M38, function_declarations=declarations_for(["get_time"], M38))
+    )["tools"][0]["functionDeclarations"]
     assert declaration["behavior"] == "BLOCKING"
 
 

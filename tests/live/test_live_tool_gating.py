@@ -103,7 +103,7 @@ def test_an_undeclared_function_follows_the_family_default() -> None:
 
 
 def test_audio_during_a_blocking_call_is_held_back_and_counted() -> None:
-    session = open_session(M25, *declarations_for(["get_time"]))
+    session = open_session(M25, *declarations_for(["get_time"], M25))
     assert session.send_audio(FRAME) and session.audio_held_back == HeldBack(0, 0)
     session.data_to_send()
     call(session, "t1", name="get_time")
@@ -123,7 +123,7 @@ def test_audio_during_a_blocking_call_is_held_back_and_counted() -> None:
 
 
 def test_a_turn_begun_while_blocked_starts_right_after_the_answer() -> None:
-    session = open_session(M25, *declarations_for(["get_time"]))
+    session = open_session(M25, *declarations_for(["get_time"], M25))
     call(session, "t1", name="get_time")
     session.begin_activity()
     assert session.user_turn is UserTurn.START_DEFERRED and session.in_activity
@@ -142,7 +142,7 @@ def test_a_turn_begun_while_blocked_starts_right_after_the_answer() -> None:
 
 
 def test_a_turn_ended_before_the_answer_sends_nothing_at_all() -> None:
-    session = open_session(M25, *declarations_for(["get_time"]))
+    session = open_session(M25, *declarations_for(["get_time"], M25))
     call(session, "t1", name="get_time")
     session.begin_activity()
     session.end_activity()
@@ -154,7 +154,7 @@ def test_a_turn_ended_before_the_answer_sends_nothing_at_all() -> None:
 
 
 def test_an_activity_end_whose_start_went_out_goes_through_while_blocked() -> None:
-    session = open_session(M25, *declarations_for(["get_time"]))
+    session = open_session(M25, *declarations_for(["get_time"], M25))
     session.begin_activity()
     assert session.data_to_send() == [START]
     call(session, "t1", name="get_time")  # a call arrives while the user is talking
@@ -190,7 +190,7 @@ def test_all_blocking_calls_must_be_answered_before_input_flows() -> None:
 
 
 def test_a_cancellation_unblocks_and_releases_a_deferred_start() -> None:
-    session = open_session(M25, *declarations_for(["get_time"]))
+    session = open_session(M25, *declarations_for(["get_time"], M25))
     call(session, "t1", name="get_time")
     session.begin_activity()
     # Barge-in order (section 4.2): interrupted, turnComplete, then the cancellation.
@@ -204,7 +204,7 @@ def test_a_cancellation_unblocks_and_releases_a_deferred_start() -> None:
 
 
 def test_the_close_unblocks() -> None:
-    session = open_session(M25, *declarations_for(["get_time"]))
+    session = open_session(M25, *declarations_for(["get_time"], M25))
     call(session, "t1", name="get_time")
     session.begin_activity()
     session.closed(1006, "dropped")
@@ -214,7 +214,7 @@ def test_the_close_unblocks() -> None:
 
 
 def test_a_failed_frame_does_not_unblock() -> None:
-    session = open_session(M25, *declarations_for(["get_time"]))
+    session = open_session(M25, *declarations_for(["get_time"], M25))
     call(session, "t1", name="get_time")
     with pytest.raises(ValueError):
         session.receive('{"toolCallCancellation":{"ids":["t1"]},"goAway":{"timeLeft":"x"}}', 0.0)

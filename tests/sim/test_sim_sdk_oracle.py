@@ -349,3 +349,125 @@ def test_the_oracle_can_fail() -> None:
         validate_server_frame(b'{"simulatorUnknownMessage": {"note": "x"}}')
     with pytest.raises(Exception, match=r"[Ee]xtra"):
         validate_server_frame(b'{"serverContent": {"turnComplete": true, "done": true}}')
+
+
+# --- gemini-3.8-live through the SDK (issue 8: "on gemini-3.8-live and on a 2.5 model") ----
+
+MODEL_38_ID = "gemini-3.8-live"
+
+
+def get_time_declaration(behavior: Any = None) -> list[types.Tool]:
+    return [
+        types.Tool(
+            function_declarations=[
+                types.FunctionDeclaration(
+                    name="get_time", description="The current time.", behavior=behavior
+                )
+            ]
+        )
+    ]
+
+
+async def test_sdk_on_38_turns_a_non_blocking_call_and_a_resume(
+    sim_factory: Any, tls: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    server_ssl, client_ssl = tls
+    options = SimOptions(pace=0, tool_call_every=2)
+    async with sim_factory(options, ssl_context=server_ssl) as sim:
+        client = sdk(sim, client_ssl)
+        config = manual_config(
+            session_resumption=types.SessionResumptionConfig(), tools=get_time_declaration()
+        )
+        async with client.aio.live.connect(model=MODEL_38_ID, config=config) as live:
+            await ask(live, tone(1.0))
+            first = await receive_turn(live)
+            await ask(live, tone(0.5))
+            # NON_BLOCKING by default on 3.8: the answer does not wait; the SDK's receive() goes
+            # on past the IN_PROGRESS turnComplete until interactionStatus IDLE.
+            calls: list[Any] = []
+            heard = Turn()
+            answered = False
+            async for message in live.receive():
+                heard.take(message)
+                if message.tool_call is not None:
+                    calls.extend(message.tool_call.function_calls or [])
+                content = message.server_content
+                if content is not None and content.turn_complete and calls and not answered:
+                    await live.send_tool_response(
+                        function_responses=[
+                            types.FunctionResponse(
+                                id=calls[0].id,
+                                name="get_time",
+                                response={"time": "12:00"},
+                                scheduling=types.FunctionResponseScheduling.WHEN_IDLE,
+                            )
+                        ]
+                    )
+                    answered = True
+            handle = await next_handle(live)
+        assert first.output == "Parrot turn 1: I heard 1.0 s of audio."
+        assert [c.name for c in calls] == ["get_time"]
+        assert heard.output.endswith('Parrot: get_time returned {"time": "12:00"}.')
+        await sim.wait_closed(1)
+        resume = manual_config(
+            session_resumption=types.SessionResumptionConfig(handle=handle),
+            tools=get_time_declaration(),
+        )
+        async with client.aio.live.connect(model=MODEL_38_ID, config=resume) as live:
+            await ask(live, tone(0.3))
+            third = await receive_turn(live)
+        assert third.output.startswith("Parrot turn 3:")
+    assert sim.connections[1].resumed
+    statuses = [
+        m["serverContent"].get("interactionStatus")
+        for m in sim.connections[0].sent_messages("serverContent")
+        if m["serverContent"].get("turnComplete")
+    ]
+    assert statuses == ["IDLE", "IN_PROGRESS", "IDLE"]
+
+
+async def test_sdk_on_38_blocking_declared_and_extended_thinking(
+    sim_factory: Any, tls: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    server_ssl, client_ssl = tls
+    async with sim_factory(SimOptions(pace=0, tool_call_every=1), ssl_context=server_ssl) as sim:
+        client = sdk(sim, client_ssl)
+        config = manual_config(tools=get_time_declaration(types.Behavior.BLOCKING))
+        async with client.aio.live.connect(model=MODEL_38_ID, config=config) as live:
+            await ask(live, tone(0.4))
+            turn = await receive_turn(live, tool_result={"time": "09:30"})
+        assert turn.output.endswith('get_time returned {"time": "09:30"}.')
+        thinking = manual_config(
+            thinking_config=types.ThinkingConfig(thinking_level=types.ThinkingLevel.LOW)
+        )
+        async with client.aio.live.connect(
+            model="gemini-3.8-live-extended-thinking", config=thinking
+        ) as live:
+            await ask(live, tone(0.2))
+            assert (await receive_turn(live)).audio
+    declared = sim.connections[0].setup
+    assert declared is not None
+    assert declared["tools"][0]["functionDeclarations"][0]["behavior"] == "BLOCKING"
+    assert sim.connections[1].setup["generationConfig"]["thinkingConfig"] == {  # type: ignore[index]
+        "thinkingLevel": "LOW"
+    }
+
+
+async def test_sdk_on_38_refusals(
+    sim_factory: Any, tls: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    server_ssl, client_ssl = tls
+    refused = [
+        (MODEL_38_ID, {"thinking_config": {"thinking_budget": 0}}),
+        (MODEL_38_ID, {"proactivity": {"proactive_audio": False}}),
+        ("gemini-3.8-live-extended-thinking", {}),
+    ]
+    async with sim_factory(ssl_context=server_ssl) as sim:
+        for model, extra in refused:
+            config = {"response_modalities": ["AUDIO"], **extra}
+            with pytest.raises(errors.APIError) as caught:
+                async with sdk(sim, client_ssl).aio.live.connect(
+                    model=model, config=config
+                ) as live:
+                    await live.receive().__anext__()
+            assert caught.value.code == 1007

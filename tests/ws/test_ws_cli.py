@@ -105,7 +105,11 @@ def test_probe_unknown_model_fails_fatal_in_one_line(
     env: dict[str, str], simulator: tuple[str, subprocess.Popen[str]]
 ) -> None:
     url, process = simulator
-    done = probe(env, "--set", f"live.endpoint={url}", "--set", "live.model=gemini-0.1-nonexistent")
+    done = probe(
+        env,
+        *("--log-level", "error"),  # only the failure: not the config line, not the model warning
+        *("--set", f"live.endpoint={url}", "--set", "live.model=gemini-0.1-nonexistent"),
+    )
     status, _ = stop(process)
 
     assert done.returncode == 1

@@ -48,7 +48,7 @@ def audio_frames(sim: Any, connection: int = 0) -> int:
 
 
 async def held_back_during_a_blocking_call(sim: Any, model: str) -> None:
-    setup = make_setup(model=model, function_declarations=declarations_for(["get_time"]))
+    setup = make_setup(model=model, function_declarations=declarations_for(["get_time"], model))
     conn = await open_connection(sim, session_setup=setup)
     reader = Reader(conn)
     await manual_turn(conn, tone(0.3))  # 15 frames of 20 ms

@@ -4,6 +4,7 @@ barge-in, unknown messages, keepalive and sending after a close."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -164,10 +165,12 @@ async def test_ephemeral_token_uses_constrained_v1alpha_and_authorization_header
 
 
 async def test_tool_call_answered_with_local_tool(sim_factory: SimFactory) -> None:
-    context = ToolContext(local_time="Tuesday 2025-03-04 14:05 CET")
+    cet = datetime.timezone(datetime.timedelta(hours=1), "CET")
+    context = ToolContext(datetime.datetime(2025, 3, 4, 14, 5, tzinfo=cet), "Europe/Berlin")
     async with sim_factory(SimOptions(pace=0, tool_call_every=2)) as sim:
         conn = await open_connection(
-            sim, session_setup=make_setup(function_declarations=declarations_for(["get_time"]))
+            sim,
+            session_setup=make_setup(function_declarations=declarations_for(["get_time"], MODEL)),
         )
         reader = Reader(conn)
         calls: list[ToolCall] = []
@@ -177,7 +180,7 @@ async def test_tool_call_answered_with_local_tool(sim_factory: SimFactory) -> No
             if isinstance(events[-1], ToolCall):
                 calls.append(events[-1])
                 for call in events[-1].calls:
-                    result = run_local_tool(call, context, ["get_time"])
+                    result = run_local_tool(call, context, ["get_time"]).response
                     await conn.send_tool_response(call.id, call.name, result)
                 events += await reader.turn()
         await conn.close()
@@ -196,7 +199,13 @@ async def test_tool_call_answered_with_local_tool(sim_factory: SimFactory) -> No
                     {
                         "id": calls[0].calls[0].id,
                         "name": "get_time",
-                        "response": {"local_time": "Tuesday 2025-03-04 14:05 CET"},
+                        "response": {
+                            "date": "2025-03-04",
+                            "time": "14:05",
+                            "weekday": "Tuesday",
+                            "time_zone": "Europe/Berlin",
+                            "utc_offset": "+01:00",
+                        },
                     }
                 ]
             }
@@ -231,7 +240,7 @@ async def test_new_input_cancels_a_pending_blocking_call_on_38(sim_factory: SimF
     # gemini-3.8 with behavior BLOCKING: new input cancels the pending call with
     # toolCallCancellation (Vertex 3.8 migration guide; docs/live-protocol.md 3.2). The client
     # holds audio and activityStart back meanwhile, so the new input here is realtime text.
-    clock = declarations_for(["get_time"])
+    clock = declarations_for(["get_time"], "gemini-3.8-live")
     assert clock[0].behavior is Behavior.BLOCKING
     async with sim_factory(SimOptions(pace=0, tool_call_every=1)) as sim:
         setup = make_setup(model="gemini-3.8-live", function_declarations=clock)
