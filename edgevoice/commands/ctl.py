@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     path = getattr(args, "socket", None)
     if path is None:
         try:
-            config = load_config_from_args(args)
+            config = load_config_from_args(args).config
         except ConfigError as error:
             return report_config_error(error)
         path = socket_path(config.paths.runtime_dir)
