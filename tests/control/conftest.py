@@ -24,13 +24,14 @@ class RecordingHandler:
     seen: list[Request] = field(default_factory=list)
     muted: bool = False
     volume: int = 50
-    gate: asyncio.Event | None = None  # when set, requests wait for it (a slow daemon)
+    gate: asyncio.Event | None = None  # when given, requests wait for it (a slow daemon)
+    gated: tuple[str, ...] = ()  # ... only these commands (all when empty)
 
     async def __call__(self, request: Request) -> Mapping[str, Any] | None:
         self.seen.append(request)
-        if self.gate is not None:
-            await self.gate.wait()
         name = type(request).__name__.lower()
+        if self.gate is not None and (not self.gated or name in self.gated):
+            await self.gate.wait()
         if name == "status":
             return {"state": "idle", "muted": self.muted, "volume": self.volume}
         if name == "mute":
