@@ -2,8 +2,7 @@
 
 `ControlServer(path, handler, group)` listens at `<paths.runtime_dir>/control.sock`; each request
 line is parsed (`control_protocol.parse_request`), handed to `await handler(request)`, and its
-result sent back as one reply line. `ControlClient(path)` is the blocking client `edgevoice ctl`
-uses.
+result sent back as one reply line. The client side is `control_client.ControlClient`.
 
 Who may talk to it: the socket file is mode 0660, owned by the daemon's user and `group`, so
 root, the service user and the members of that group (a home-automation user) can connect;
@@ -33,20 +32,16 @@ import os
 import socket
 import stat
 import struct
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Final
 
 from edgevoice.control_protocol import (
     MAX_LINE,
-    MAX_REPLY,
     ControlError,
     Reply,
     Request,
     encode_reply,
-    encode_request,
-    parse_reply,
     parse_request,
 )
 from edgevoice.errors import EdgevoiceError, ErrorClass
@@ -514,135 +509,3 @@ def _unlink_if(path: Path, identity: tuple[int, int] | None) -> None:
             os.unlink(path)
     except OSError:
         pass
-
-
-# --------------------------------------------------------------------------------------------
-# Client
-
-
-class ControlClientError(Exception):
-    """`edgevoice ctl` could not get an answer, or the daemon refused the request.
-
-    `exit_status` is what `edgevoice ctl` exits with (sysexits.h where one fits).
-    """
-
-    exit_status = 1
-
-
-class NotRunningError(ControlClientError):
-    """No socket file, or nobody listens on it."""
-
-    exit_status = 69  # EX_UNAVAILABLE
-
-
-class PermissionDeniedError(ControlClientError):
-    """The socket (or its directory) is not open to this user."""
-
-    exit_status = 77  # EX_NOPERM
-
-
-class NoAnswerError(ControlClientError):
-    """The daemon did not answer in time, or closed the connection without answering."""
-
-    exit_status = 75  # EX_TEMPFAIL
-
-
-class BadReplyError(ControlClientError):
-    """The answer is not a reply of the control protocol (not edgevoice on the socket?)."""
-
-    exit_status = 76  # EX_PROTOCOL
-
-
-class RefusedError(ControlClientError):
-    """The daemon answered `{"ok": false, "error": ...}`."""
-
-    exit_status = 1
-
-
-class ControlClient:
-    """A blocking client for one request at a time (`edgevoice ctl`). Each `send` opens a
-    connection, sends one request line, reads one reply line, and closes.
-
-    In async code call it through `asyncio.to_thread`.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 5.0) -> None:
-        self.path = Path(path)
-        self.timeout_s = timeout_s
-
-    def send(self, request: Request) -> Reply:
-        """The daemon's successful reply to `request` (`reply.data` holds its fields).
-
-        Raises NotRunningError, PermissionDeniedError, NoAnswerError, BadReplyError or
-        RefusedError, each with a one-line message naming the socket and what to do.
-        """
-        return self.send_line(encode_request(request))
-
-    def send_line(self, line: bytes) -> Reply:
-        """Like `send`, with the request already encoded (one line ending in "\\n")."""
-        deadline = time.monotonic() + self.timeout_s
-        where = printable(str(self.path))
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(self.timeout_s)
-            try:
-                sock.connect(os.fspath(self.path))
-            except FileNotFoundError:
-                raise NotRunningError(
-                    f"edgevoice is not running (no control socket at {where})"
-                ) from None
-            except ConnectionRefusedError:
-                raise NotRunningError(
-                    f"edgevoice is not running (nothing listens on {where})"
-                ) from None
-            except PermissionError:
-                raise PermissionDeniedError(
-                    f"permission denied on {where}: run as root or as a member of the "
-                    "service's group"
-                ) from None
-            except TimeoutError:
-                raise NoAnswerError(f"edgevoice did not accept the connection on {where}") from None
-            except OSError as error:
-                raise NotRunningError(f"cannot connect to {where}: {error.strerror}") from None
-            try:
-                sock.sendall(line)
-                reply = _read_line(sock, deadline)
-            except TimeoutError:
-                raise NoAnswerError(
-                    f"edgevoice did not answer within {self.timeout_s:g} s (socket {where})"
-                ) from None
-            except OSError as error:
-                raise NoAnswerError(
-                    f"the connection to {where} failed: {error.strerror or error}"
-                ) from None
-        if reply is None:
-            raise NoAnswerError(f"edgevoice closed the connection without answering ({where})")
-        try:
-            answer = parse_reply(reply)
-        except ControlError as error:
-            raise BadReplyError(
-                f"unreadable answer on {where} ({error}); is it edgevoice's control socket?"
-            ) from None
-        if not answer.ok:
-            raise RefusedError(answer.error)  # escaped and one line (parse_reply)
-        return answer
-
-
-def _read_line(sock: socket.socket, deadline: float) -> bytes | None:
-    """One reply line (without "\\n"); None at EOF before any byte. Bounded in size and time."""
-    data = bytearray()
-    while b"\n" not in data:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        sock.settimeout(remaining)
-        chunk = sock.recv(65536)
-        if not chunk:
-            if not data:
-                return None
-            break  # a last line without "\n"
-        data += chunk
-        if len(data) > MAX_REPLY:
-            raise BadReplyError(
-                f"the answer is longer than {MAX_REPLY} bytes; is it edgevoice's control socket?"
-            )
-    return bytes(data).split(b"\n", 1)[0]

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from edgevoice.adapters.config_file import load_config_from_args
-from edgevoice.adapters.control_socket import (
+from edgevoice.adapters.control_client import (
     BadReplyError,
     ControlClient,
     ControlClientError,
@@ -28,8 +28,8 @@ from edgevoice.adapters.control_socket import (
     NotRunningError,
     PermissionDeniedError,
     RefusedError,
-    socket_path,
 )
+from edgevoice.adapters.control_socket import socket_path
 from edgevoice.commands._common import report_config_error
 from edgevoice.control_protocol import (
     MAX_SAY,

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from edgevoice.adapters.control_socket import (
+from edgevoice.adapters.control_client import (
     BadReplyError,
     ControlClient,
     ControlClientError,
-    ControlServer,
     NoAnswerError,
     NotRunningError,
     PermissionDeniedError,
     RefusedError,
 )
+from edgevoice.adapters.control_socket import ControlServer
 from edgevoice.control_protocol import Mute, Status, Volume
 
 from .conftest import RecordingHandler
