@@ -858,7 +858,7 @@ class Conversation:
                 "tokens": day.tokens,
                 "turns": day.turns,
             },
-            "latency_ms": self.latency.summary(),
+            "latency": self.latency.summary(),
         }
 
 

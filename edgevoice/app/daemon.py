@@ -137,37 +137,33 @@ class Daemon:
     async def _microphone(self) -> None:
         post = self.conversation.post
         delay = DEVICE_RETRY_S[0]
+        reported = ""
         while True:
             try:
                 await self.source.start()
-                delay = DEVICE_RETRY_S[0]
+                if reported:
+                    log.info("microphone open again")
+                delay, reported = DEVICE_RETRY_S[0], ""
                 async for frame in self.source.frames():
                     post(MicFrame(frame))
                 return  # closed: the daemon is stopping
             except AudioDeviceError as exc:
-                log.warning(
-                    "microphone unavailable: %s; trying again in %.0f s",
-                    exc,
-                    delay,
-                    extra={"ERROR_CLASS": "transient"},
-                )
+                reported = _report_device("microphone", exc, delay, reported)
                 await self.source.close()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, DEVICE_RETRY_S[1])
 
     async def _start_speaker(self) -> None:
         delay = DEVICE_RETRY_S[0]
+        reported = ""
         while True:
             try:
                 await self.player.start()
+                if reported:
+                    log.info("speaker open again")
                 return
             except AudioDeviceError as exc:
-                log.warning(
-                    "speaker unavailable: %s; trying again in %.0f s",
-                    exc,
-                    delay,
-                    extra={"ERROR_CLASS": "transient"},
-                )
+                reported = _report_device("speaker", exc, delay, reported)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, DEVICE_RETRY_S[1])
 
@@ -188,6 +184,22 @@ class Daemon:
         reply: asyncio.Future[dict[str, JsonValue]] = asyncio.get_running_loop().create_future()
         self.conversation.post(ControlInput(request, reply))
         return await reply
+
+
+def _report_device(what: str, exc: AudioDeviceError, delay: float, reported: str) -> str:
+    """One warning per distinct device failure (then debug lines while it persists); returns
+    what was reported."""
+    text = str(exc)
+    level = logging.DEBUG if text == reported else logging.WARNING
+    log.log(
+        level,
+        "%s unavailable: %s; trying again in %.0f s (and on, less often)",
+        what,
+        text,
+        delay,
+        extra={"ERROR_CLASS": "transient"},
+    )
+    return text
 
 
 # --------------------------------------------------------------------------------------------

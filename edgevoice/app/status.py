@@ -43,12 +43,12 @@ class Latency:
         return len(self._samples)
 
     def summary(self) -> dict[str, JsonValue]:
-        """{"count", "p50_ms", "p90_ms", "max_ms"} (the percentiles None before any turn)."""
+        """{"turns", "p50_ms", "p90_ms", "max_ms"} (the percentiles None before any turn)."""
         ordered = sorted(self._samples)
         if not ordered:
-            return {"count": 0, "p50_ms": None, "p90_ms": None, "max_ms": None}
+            return {"turns": 0, "p50_ms": None, "p90_ms": None, "max_ms": None}
         return {
-            "count": len(ordered),
+            "turns": len(ordered),
             "p50_ms": round(_percentile(ordered, 0.5) * 1000),
             "p90_ms": round(_percentile(ordered, 0.9) * 1000),
             "max_ms": round(ordered[-1] * 1000),
