@@ -414,8 +414,10 @@ class ButtonConfig:
     bounce_ms: int = setting(30, "Debounce time.", unit="ms", minimum=0, maximum=1000)
     long_press_s: float = setting(
         2.0,
-        "Holding the button this long ends the conversation: the connection closes and the "
-        "resumption handle is dropped, so the next press starts afresh.",
+        "In toggle mode, holding the button this long ends the conversation: the connection "
+        "closes and the resumption handle is dropped, so the next click starts afresh. (In "
+        "hold mode holding is talking: the conversation ends after live.follow_up_window, "
+        "with `edgevoice ctl cancel`, or when the model ends it.)",
         unit="s",
         minimum=0.5,
         maximum=30,

@@ -177,7 +177,11 @@ class Daemon:
                     if not self.button_toggles:
                         post(Release("button"))
                 case TriggerKind.LONG_PRESS:
-                    post(EndConversation("button"))
+                    # In hold mode holding is talking: a long hold is a long turn, not a request
+                    # to end the conversation (ctl cancel, the follow-up window or the model
+                    # end it there).
+                    if self.button_toggles:
+                        post(EndConversation("button"))
 
     async def handle_control(self, request: cp.Request) -> dict[str, JsonValue]:
         """The control server's handler: the controller answers every request."""
