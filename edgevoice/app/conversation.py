@@ -36,8 +36,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from edgevoice import control_protocol as cp
 from edgevoice.app.inputs import (
@@ -210,15 +211,12 @@ class Conversation:
                 if self.link is not None:
                     self.link.drop()
 
-    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         group = self._group
         if group is None:
+            work.close()
             raise RuntimeError("the conversation is not running")
-
-        async def wrapped() -> None:
-            await work
-
-        return group.create_task(wrapped())
+        return group.create_task(work)
 
     def dispatch(self, item: Input) -> None:
         """Handle one input to the end (never awaits). A bug while handling it is logged with

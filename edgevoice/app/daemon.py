@@ -113,6 +113,9 @@ class Daemon:
                 log.info("edgevoice is running")
                 await self._stop.wait()
                 log.info("stopping")
+                # Closing the microphone ends its frames() loop: the pump returns by itself
+                # (cancelling it inside the capture adapter's wait can hang on Python 3.11).
+                await self.source.close()
                 for task in tasks:
                     task.cancel()
         finally:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 from edgevoice.app.inputs import Input, PlaybackDone
 from edgevoice.audio.earcons import Earcon, duration_s, earcon
@@ -49,7 +49,7 @@ class Speaker:
         player: Player,
         earcons: EarconsConfig,
         *,
-        spawn: Callable[[Awaitable[None]], asyncio.Task[None]],
+        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
         post: Callable[[Input], None],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from edgevoice.app.inputs import Input, TimerFired
 
@@ -25,7 +26,7 @@ class Timers:
 
     def __init__(
         self,
-        spawn: Callable[[Awaitable[None]], asyncio.Task[None]],
+        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
         post: Callable[[Input], None],
         sleep: Sleep,
     ) -> None:

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from edgevoice.adapters.tool_runner import OperatorTool, run_operator_tool
 from edgevoice.app.inputs import Input, ToolDone
@@ -78,7 +79,7 @@ class ToolCalls:
         builtins: Iterable[str],
         commands: Iterable[CommandTool],
         context: Callable[[], ToolContext],
-        spawn: Callable[[Awaitable[None]], asyncio.Task[None]],
+        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
         post: Callable[[Input], None],
         run_command: RunCommand = _run,
     ) -> None:

@@ -191,9 +191,7 @@ class Rig:
 
     async def wait_answers(self, count: int) -> None:
         """Until the simulator completed `count` user turns (answers sent)."""
-        await self.sim.wait_for(
-            lambda e: e.kind == "turn" and e.turn >= count, timeout_s=TIMEOUT
-        )
+        await self.sim.wait_for(lambda e: e.kind == "turn" and e.turn >= count, timeout_s=TIMEOUT)
 
     async def wait_state(self, *states: str) -> None:
         await until(lambda: self.conversation.state.value in states)

@@ -4,11 +4,8 @@ real-time audio devices, against the simulator; the RGB LED's pins asserted thro
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from conftest import TIMEOUT, RigFactory, until
-
-from edgevoice.sim import SimOptions
 
 GREEN_ONLY = (0, 1, 0)  # LISTENING: audio is leaving the device (nothing else lights green alone)
 DARK = (0, 0, 0)
@@ -81,10 +78,3 @@ async def test_ctl_say_sends_text_as_the_users_turn(rig_factory: RigFactory) -> 
     texts = [i.value for i in rig.items() if i.kind == "text"]
     assert texts == ["What is the weather like?"]
     assert rig.audio_sent() == 0  # text only: the microphone sent nothing
-
-
-
-
-
-
-
