@@ -613,12 +613,13 @@ class Conversation:
         self.answering = False
         if self.interrupted:  # the end of the answer that was cut; the new turn's is still due
             self.interrupted = False
-        elif not event.continues:
-            self.awaiting = False
-            self._timers.cancel("watchdog")
-            self.policy.stable()
-        if event.silent and not event.continues:
-            log.info("the model chose not to answer (a silent turn)")
+        else:
+            if event.silent and not event.continues:
+                log.info("the model chose not to answer (a silent turn)")
+            if not event.continues:
+                self.awaiting = False
+                self._timers.cancel("watchdog")
+                self.policy.stable()
         self._maybe_idle()
 
     def _tool_call(self, link: Link, call: FunctionCall) -> None:

@@ -152,6 +152,20 @@ class Rig:
     def release(self) -> None:
         self.factory.pin(BUTTON).drive_high()
 
+    def led_pins(self) -> tuple[Any, Any, Any]:
+        """The MockPins of the RGB LED (red, green, blue)."""
+        return tuple(self.factory.pin(p) for p in (RED, GREEN, BLUE))  # type: ignore[return-value]
+
+    @staticmethod
+    def pin_history(pin: Any) -> list[int]:
+        """The levels a pin took since its `clear_states()`, repeats folded."""
+        levels: list[int] = []
+        for state in pin.states:
+            level = int(state.state)
+            if not levels or levels[-1] != level:
+                levels.append(level)
+        return levels
+
     def pins(self) -> tuple[int, int, int]:
         """(red, green, blue) as the LED shows them now."""
         return tuple(int(self.factory.pin(p).state) for p in (RED, GREEN, BLUE))  # type: ignore[return-value]
@@ -213,12 +227,23 @@ def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def toml_value(value: Any) -> str:
+    """A TOML value (inline tables for dicts; JSON's strings and numbers are TOML's)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(value)
+
+
 def toml_of(settings: Mapping[str, Mapping[str, Any]]) -> str:
     lines = []
     for section, values in settings.items():
         lines.append(f"[{section}]")
         for key, value in values.items():
-            lines.append(f"{key} = {json.dumps(value)}")
+            lines.append(f"{key} = {toml_value(value)}")
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,8 @@ async def test_hold_to_talk_turn_with_the_led(rig_factory: RigFactory) -> None:
     rig = await rig_factory()
     assert rig.pins() == DARK  # idle, and nothing connected: nothing leaves the device
     assert rig.sim.connections == []
+    for pin in rig.led_pins():
+        pin.clear_states()
     rig.press()
     playing = rig.rt.speak("Hello there, what time is it?")
     # Audio reaches the server while the button is held, and the LED is green exactly then.
@@ -28,6 +30,10 @@ async def test_hold_to_talk_turn_with_the_led(rig_factory: RigFactory) -> None:
     await rig.wait_answers(1)
     await rig.wait_state("idle")
     assert rig.pins() == DARK
+    red, green, blue = (rig.pin_history(pin) for pin in rig.led_pins())
+    assert green == [0, 1, 0]  # lit once, steadily, while the turn's audio went out
+    assert red == [0]  # never: nothing went wrong
+    assert 1 in blue  # connecting, thinking, speaking
     # The follow-up window keeps the connection open; nothing is sent while idle.
     sent = rig.audio_sent()
     await asyncio.sleep(0.3)
