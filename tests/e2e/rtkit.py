@@ -254,6 +254,10 @@ class Clip:
     def reference(self, rate: int = 16000) -> Samples:
         return resample(self.sound(), SINK_RATE, rate)
 
+    def at(self, rate: int) -> Samples:
+        """The whole clip, padding included, resampled to `rate`."""
+        return resample(self.samples, SINK_RATE, rate)
+
 
 @dataclass
 class Playing:
@@ -381,17 +385,19 @@ class SpeakerRecording:
 
 
 class SpeakerRecorder:
-    """Records `spksink.monitor` continuously (parecord, raw mono 48 kHz) from a thread.
+    """Records a sink's monitor continuously (parecord, raw mono 48 kHz) from a thread.
 
-    `snapshot()` gives what arrived so far; `stop()` ends the recording, writes `wav_path`
-    (for a person to listen to after a failure) and returns the SpeakerRecording.
+    By default the speaker (`spksink.monitor`); `RtAudio.record_mic()` records what is played
+    into the microphone the same way. `snapshot()` gives what arrived so far; `stop()` ends the
+    recording, writes `wav_path` (for a person to listen to after a failure) and returns the
+    SpeakerRecording.
     """
 
-    def __init__(self, server: PulseServer, wav_path: Path) -> None:
+    def __init__(self, server: PulseServer, wav_path: Path, source: str = f"{SPK_SINK}.monitor"):
         self.wav_path = wav_path
         self.process = subprocess.Popen(
             [
-                "parecord", "-d", f"{SPK_SINK}.monitor", "--raw", "--format=s16le",
+                "parecord", "-d", source, "--raw", "--format=s16le",
                 f"--rate={SINK_RATE}", "--channels=1", "--latency-msec=20",
             ],
             env=server.env,
@@ -432,8 +438,39 @@ class SpeakerRecorder:
         deadline = time.monotonic() + timeout_s
         while len(self._data) < seconds * SINK_RATE * 2:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"speaker recorder got under {seconds:g} s in {timeout_s:g} s")
+                raise TimeoutError(f"recorder got under {seconds:g} s in {timeout_s:g} s")
             await asyncio.sleep(0.02)
+
+    async def wait_level(
+        self,
+        *,
+        loud: bool,
+        after: float,
+        threshold_dbfs: float = -50.0,
+        hold_s: float = 0.02,
+        timeout_s: float = 20.0,
+    ) -> float:
+        """Wait until the level has been above (`loud`) or below `threshold_dbfs` for `hold_s`
+        (in 10 ms windows), in audio played after wall time `after`. Returns the wall time
+        (monotonic) that stretch began."""
+        deadline = time.monotonic() + timeout_s
+        window = SINK_RATE // 100
+        need = max(1, round(hold_s * 100))
+        while True:
+            recording = self.snapshot()
+            if len(recording.stamps) >= 2:
+                start = max(0, recording.index_at(after))
+                env = envelope_db(recording.samples[start:], SINK_RATE, 10.0)
+                hits = env > threshold_dbfs if loud else env <= threshold_dbfs
+                run = 0
+                for i, hit in enumerate(hits):
+                    run = run + 1 if hit else 0
+                    if run >= need:
+                        return recording.time_at(start + (i - need + 1) * window)
+            if time.monotonic() > deadline:
+                what = "sound" if loud else "quiet"
+                raise TimeoutError(f"no {what} ({threshold_dbfs:g} dBFS) for {hold_s:g} s")
+            await asyncio.sleep(0.05)
 
     def stop(self) -> SpeakerRecording:
         stop_process(self.process)
@@ -586,6 +623,15 @@ class RtAudio:
     def record_speaker(self, name: str = "speaker") -> SpeakerRecorder:
         """Start recording what reaches the speaker; the WAV lands in the test's directory."""
         recorder = SpeakerRecorder(self.server, self.directory / f"{name}.wav")
+        self._others.append(recorder)
+        return recorder
+
+    def record_mic(self, name: str = "microphone") -> SpeakerRecorder:
+        """Record what is played into the microphone (`micsink.monitor`), timestamped like the
+        speaker: when a clip really started, what was being said at a given wall time."""
+        recorder = SpeakerRecorder(
+            self.server, self.directory / f"{name}.wav", f"{MIC_SINK}.monitor"
+        )
         self._others.append(recorder)
         return recorder
 

@@ -8,7 +8,6 @@ that runs is stopped by SIGTERM and must exit 0.
 
 from __future__ import annotations
 
-import importlib.util
 import stat
 import tomllib
 from pathlib import Path
@@ -19,13 +18,7 @@ from rtkit import RtAudio
 
 from edgevoice.sim import SimOptions
 
-DAEMON_LANDED = importlib.util.find_spec("edgevoice.app.daemon") is not None
-CTL_LANDED = importlib.util.find_spec("edgevoice.commands.ctl") is not None
-needs_daemon = pytest.mark.skipif(
-    not (DAEMON_LANDED and CTL_LANDED),
-    reason="waits for the daemon (edgevoice/app/daemon.py, app9) and `edgevoice ctl` "
-    "(edgevoice/commands/ctl.py, adapters9) on main",
-)
+needs_daemon = pytest.mark.usefixtures("needs_daemon")
 
 
 def test_toml_text_round_trips_through_the_toml_parser() -> None:
