@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import TIMEOUT, RigFactory, until
+from appkit import TIMEOUT, RigFactory, until
 
 from edgevoice.sim import SimOptions
 

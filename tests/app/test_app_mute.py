@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from conftest import TIMEOUT, RigFactory, until
+from appkit import TIMEOUT, RigFactory, until
 
 RED_ONLY = (1, 0, 0)  # the RGB LED's muted pattern: solid red
 

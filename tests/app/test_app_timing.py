@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import TIMEOUT, RigFactory, until
+from appkit import TIMEOUT, RigFactory, until
 
 from edgevoice.audio.earcons import Earcon
 from edgevoice.sim import Fault, SimOptions

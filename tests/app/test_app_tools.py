@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from conftest import TIMEOUT, RigFactory, until
+from appkit import TIMEOUT, RigFactory, until
 
 from edgevoice.sim import SimOptions
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import TIMEOUT, RigFactory, until
+from appkit import TIMEOUT, RigFactory, until
 
 GREEN_ONLY = (0, 1, 0)  # LISTENING: audio is leaving the device (nothing else lights green alone)
 DARK = (0, 0, 0)
