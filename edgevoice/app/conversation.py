@@ -72,7 +72,7 @@ from edgevoice.app.mic import MicPath
 from edgevoice.app.policy import ConnectionPolicy, describe
 from edgevoice.app.speaker import Player, Speaker
 from edgevoice.app.status import Counters, Latency
-from edgevoice.app.tools import Answer, ToolCalls
+from edgevoice.app.tools import CANCELLED_BY_PERSON, Answer, ToolCalls
 from edgevoice.audio.earcons import Earcon
 from edgevoice.audio.vad_gate import Ended, Rejected, Speech, Triggered
 from edgevoice.config import Config
@@ -344,6 +344,7 @@ class Conversation:
     ) -> None:
         now = self._clock()
         self._barge_in()
+        self._interrupt_tools()
         self._turns += 1
         self.turn = Turn(self._turns, source, held, voice, now)
         self.counters.turns += 1
@@ -368,8 +369,11 @@ class Conversation:
         if not voice:  # the person talking to the gate is not interrupted by a beep
             self._earcon(Earcon.LISTEN_START)
 
-    def _close_turn(self, why: str, earcon: Earcon | None = Earcon.LISTEN_END) -> None:
-        """End the open turn normally: its end goes out, and an answer is due."""
+    def _close_turn(
+        self, why: str, earcon: Earcon | None = Earcon.LISTEN_END, level: int = logging.INFO
+    ) -> None:
+        """End the open turn normally: its end goes out, and an answer is due. One journal
+        line says why."""
         turn = self.turn
         if turn is None:
             return
@@ -380,7 +384,8 @@ class Conversation:
             self.awaiting = True
         usage = self.ledger.turn
         sent = usage.audio_seconds if usage is not None else 0.0
-        log.info(
+        log.log(
+            level,
             "turn %d ended (%s)%s",
             turn.number,
             why,
@@ -403,8 +408,7 @@ class Conversation:
         if turn is None:
             return
         self.counters.limits_reached += 1
-        log.warning("turn %d ended: %s reached", turn.number, which, extra={"TURN_ID": turn.number})
-        self._close_turn("limit reached", Earcon.LIMIT)
+        self._close_turn(f"{which} reached", Earcon.LIMIT, logging.WARNING)
 
     def _barge_in(self) -> None:
         """A new turn while the device speaks: silence it now and drop the rest."""
@@ -415,15 +419,24 @@ class Conversation:
             log.info("barge-in: playback cleared")
         self.ending = False  # the person goes on talking: the conversation goes on
 
+    def _interrupt_tools(self) -> None:
+        """A new turn while a blocking command of ours runs: the command is cancelled (its
+        process group killed) and the call answered as cancelled, so the new turn's input is
+        not held back until the command ends."""
+        link = self.link
+        if link is None or not link.up:
+            return
+        for call_id, name in self.tools.interrupt_blocking():
+            self.counters.tool_cancellations += 1
+            link.outbox.put(ToolAnswer(call_id, name, dict(CANCELLED_BY_PERSON), None, True))
+
     def _say(self, text: str) -> str | None:
         refusal = self.policy.refusal()
         if refusal is not None:
             self._earcon(Earcon.ERROR)
             return f"needs attention: {refusal.headline}; {refusal.fix}"
-        link = self.link
-        session = link.session if link is not None else None
-        if session is not None and session.input_blocked and not _new_input_cancels(link):
-            return "the model is waiting for a tool's result; say it again once it has answered"
+        if not _new_input_cancels(self.link):  # on 3.8 the text itself cancels the call
+            self._interrupt_tools()
         if self.turn is None:
             self._barge_in()
         link = self._ensure_link()
@@ -862,6 +875,7 @@ class Conversation:
 
 
 def _new_input_cancels(link: Link | None) -> bool:
-    """On gemini-3.8 new input cancels a pending blocking call (protocol doc section 3.2);
-    elsewhere it closes the connection 1008."""
+    """On gemini-3.8 new input (the text of `ctl say`) cancels a pending blocking call: the
+    server sends toolCallCancellation (protocol doc section 3.2); elsewhere it would close the
+    connection 1008, so our own command is cancelled and answered first."""
     return link is not None and family_of(link.setup.model) is Family.LIVE_38

@@ -12,8 +12,13 @@
   answer, so the model is never left waiting: nothing the model says can run anything else.
 
 `cancel(ids)` (toolCallCancellation) cancels the runs of those calls: their process groups are
-killed and no answer is sent. Every answer carries the scheduling the call's family and
-declaration allow (`scheduling_for`), and whether the model waits for it (`blocking`).
+killed and no answer is sent. `interrupt_blocking()` does the same for the calls that block,
+when the person starts a new turn while one runs: the controller then answers each as cancelled
+(`CANCELLED_BY_PERSON`), so the model stops waiting and the new turn's activityStart, held back
+while a blocking call is pending (protocol doc section 3.2), goes out at once.
+
+Every answer carries the scheduling the call's family and declaration allow (`scheduling_for`),
+and whether the model waits for it (`blocking`).
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ from edgevoice.live.tools import (
 from edgevoice.redact import printable
 
 log = logging.getLogger("edgevoice.tools")
+
+CANCELLED_BY_PERSON: dict[str, JsonValue] = {
+    "error": "cancelled: the person started a new turn before this finished"
+}
 
 RunCommand = Callable[[OperatorTool, Mapping[str, JsonValue]], Awaitable[dict[str, JsonValue]]]
 
@@ -102,6 +111,7 @@ class ToolCalls:
         self._post = post
         self._run_command = run_command
         self.running: dict[str, asyncio.Task[None]] = {}  # call id -> the command's task
+        self._blocking: dict[str, str] = {}  # call id -> name, for running calls that block
         self.answered = 0
         self.cancelled = 0
 
@@ -114,6 +124,8 @@ class ToolCalls:
                 return None
             log.info("tool %s: running %s", call.name, printable(command.tool.argv[0], 120))
             self.running[call.id] = self._spawn(self._run(link, call, command.tool))
+            if call_blocks(setup.model, setup.declared_behavior(call.name)):
+                self._blocking[call.id] = call.name
             return None
         outcome = run_local_tool(call, self._context(), self._builtins)
         if outcome.failed:
@@ -146,11 +158,20 @@ class ToolCalls:
         count = 0
         for call_id in ids:
             task = self.running.pop(call_id, None)
+            self._blocking.pop(call_id, None)
             if task is not None:
                 task.cancel()
                 count += 1
         self.cancelled += count
         return count
+
+    def interrupt_blocking(self) -> list[tuple[str, str]]:
+        """Cancel the running commands whose calls block; (call id, name) of each."""
+        interrupted = list(self._blocking.items())
+        for _, name in interrupted:
+            log.info("tool %s: cancelled, the person started a new turn", name)
+        self.cancel([call_id for call_id, _ in interrupted])
+        return interrupted
 
     def cancel_all(self) -> None:
         self.cancel(list(self.running))
@@ -160,4 +181,5 @@ class ToolCalls:
             response = await self._run_command(tool, call.args)
         finally:
             self.running.pop(call.id, None)
+            self._blocking.pop(call.id, None)
         self._post(ToolDone(link, call.id, call.name, response))

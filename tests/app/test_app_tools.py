@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from appkit import TIMEOUT, RigFactory, until
 
 from edgevoice.sim import SimOptions
@@ -134,3 +135,62 @@ async def test_end_conversation_closes_after_the_reply_and_drops_the_handle(
     assert rig.conversation.policy.handle is None
     await rig.wait_state("idle")
     assert rig.sim.open_connections == 0
+
+
+@pytest.mark.parametrize(
+    "model", ["gemini-3.8-live", "gemini-2.5-flash-native-audio-preview-12-2025"]
+)
+async def test_a_press_during_a_running_blocking_command_cancels_it(
+    rig_factory: RigFactory, tmp_path: Path, model: str
+) -> None:
+    # The session holds activityStart back while a blocking call is pending (2.5 and 3.1 close
+    # 1008 on new input then): a press kills our command and answers the call as cancelled,
+    # so the new turn starts at once instead of after the command.
+    pid_file = tmp_path / "tool.pid"
+    # The first call hangs (until killed); later calls answer at once.
+    argv = command(
+        tmp_path,
+        "slow",
+        "import os, sys, time\n"
+        f"if os.path.exists({str(pid_file)!r}):\n    print('{{}}')\n    sys.exit(0)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n",
+    )
+    settings = {
+        "live": {"model": model},
+        "tools": {
+            "command": [
+                {
+                    "name": "slow_lookup",
+                    "description": "Looks something up slowly.",
+                    "argv": argv,
+                    "timeout_s": 300,
+                    "behavior": "blocking",
+                }
+            ]
+        },
+    }
+    sim = SimOptions(pace=0, lifetime_s=None, tool_call_every=1, tool_name="slow_lookup")
+    rig = await rig_factory(settings, sim)
+    await one_turn(rig)
+    await until(lambda: pid_file.exists() and pid_file.read_text().isdigit())
+    pid = int(pid_file.read_text())
+    rig.press()  # barge in while the command runs
+    await until(lambda: len(rig.turns()) == 2)  # the new turn's activityStart went out
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    await until(gone)
+    response = tool_responses(rig)[0]
+    assert "cancelled" in str(response["response"]["error"])
+    speech = rig.rt.speak("Never mind.")
+    await speech.finished(TIMEOUT)
+    rig.release()
+    await rig.wait_turns(2)
+    await rig.wait_answers(2)
+    record = rig.sim.connections[0]
+    assert record.close_code is None  # no 1008: nothing was sent while the call was pending

@@ -134,6 +134,10 @@ async def test_an_operator_tool_cancelled_by_barge_in_is_killed_with_its_childre
 
 
 async def _cancellation(loop: Loop) -> list[str]:
+    """Ids of calls cancelled: by the server (toolCallCancellation), or by the daemon, which
+    kills its own command on a barge-in and answers the call as cancelled (app9: the session
+    holds activityStart back while a blocking call is pending, protocol doc section 3.2)."""
+
     async def ids() -> list[str]:
         while True:
             found = [
@@ -141,6 +145,10 @@ async def _cancellation(loop: Loop) -> list[str]:
                 for record in loop.sim.connections
                 for m in record.sent_messages("toolCallCancellation")
                 for i in m["toolCallCancellation"]["ids"]
+            ] + [
+                r["id"]
+                for r in tool_responses(loop)
+                if "cancelled" in str(r.get("response", {}).get("error", ""))
             ]
             if found:
                 return found
