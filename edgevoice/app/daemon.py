@@ -100,11 +100,12 @@ class Daemon:
                 self.control = None
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(self.conversation.run(), name="conversation"),
-                    group.create_task(self._microphone(), name="microphone"),
-                    group.create_task(self._start_speaker(), name="speaker"),
-                ]
+                # The device tasks are not cancelled at the stop: they end by themselves once a
+                # device open under way has finished (a PortAudio start-up left running in its
+                # thread when the process exits aborts it).
+                group.create_task(self._microphone(), name="microphone")
+                group.create_task(self._start_speaker(), name="speaker")
+                tasks = [group.create_task(self.conversation.run(), name="conversation")]
                 if self.button is not None:
                     tasks.append(group.create_task(self._button(self.button), name="button"))
                 if self.control is not None:
@@ -138,28 +139,36 @@ class Daemon:
     # -- the parts -------------------------------------------------------------------------
 
     async def _microphone(self) -> None:
+        """Capture frames -> the controller; a failing microphone is reopened. Ends at the
+        stop, after an open under way has finished."""
         post = self.conversation.post
         delay = DEVICE_RETRY_S[0]
         reported = ""
-        while True:
-            try:
-                await self.source.start()
-                if reported:
-                    log.info("microphone open again")
-                delay, reported = DEVICE_RETRY_S[0], ""
-                async for frame in self.source.frames():
-                    post(MicFrame(frame))
-                return  # closed: the daemon is stopping
-            except AudioDeviceError as exc:
-                reported = _report_device("microphone", exc, delay, reported)
-                await self.source.close()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, DEVICE_RETRY_S[1])
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self.source.start()
+                    if self._stop.is_set():
+                        break
+                    if reported:
+                        log.info("microphone open again")
+                    delay, reported = DEVICE_RETRY_S[0], ""
+                    async for frame in self.source.frames():
+                        post(MicFrame(frame))
+                except AudioDeviceError as exc:
+                    reported = _report_device("microphone", exc, delay, reported)
+                    await self.source.close()
+                    await self._pause(delay)
+                    delay = min(delay * 2, DEVICE_RETRY_S[1])
+        finally:
+            await self.source.close()
 
     async def _start_speaker(self) -> None:
+        """Open the speaker (audio queued meanwhile plays once it is open); retried while it
+        fails. Ends at the stop, after an open under way has finished."""
         delay = DEVICE_RETRY_S[0]
         reported = ""
-        while True:
+        while not self._stop.is_set():
             try:
                 await self.player.start()
                 if reported:
@@ -167,8 +176,16 @@ class Daemon:
                 return
             except AudioDeviceError as exc:
                 reported = _report_device("speaker", exc, delay, reported)
-                await asyncio.sleep(delay)
+                await self._pause(delay)
                 delay = min(delay * 2, DEVICE_RETRY_S[1])
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less when the daemon stops meanwhile."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._stop.wait()
+        except TimeoutError:
+            pass
 
     async def _button(self, button: TriggerSource) -> None:
         post = self.conversation.post
