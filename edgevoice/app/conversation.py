@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgevoice import control_protocol as cp
+from edgevoice.app.control import answer_request
 from edgevoice.app.inputs import (
     Click,
     ControlInput,
@@ -148,10 +149,12 @@ class Conversation:
         self.ledger = ledger
         self._indicator = indicator
         self._clock = clock
+        self.clock = clock
         self._today = today
+        self.today = today
         self._local_now = local_now
         self._time_zone = time_zone
-        self._device_counters = device_counters
+        self.device_counters = device_counters
         self._queue: asyncio.Queue[Input] = asyncio.Queue()
         self._group: asyncio.TaskGroup | None = None
         self._timers = Timers(self._spawn, self.post, sleep)
@@ -235,13 +238,13 @@ class Conversation:
             case MicFrame(frame=frame):
                 self._frame(frame)
             case Press(source=source):
-                self._press(source)
+                self.press(source)
             case Release():
-                self._release()
+                self.release()
             case Click(source=source):
-                self._click(source)
+                self.click(source)
             case EndConversation(source=source):
-                self._end_conversation(source)
+                self.end_conversation(source)
             case LinkUp(link=link):
                 self._link_up(link)
             case LinkEvent(link=link, event=event):
@@ -304,7 +307,7 @@ class Conversation:
             return f"needs attention: {refusal.headline}; {refusal.fix}"
         return None
 
-    def _press(self, source: Source) -> str | None:
+    def press(self, source: Source) -> str | None:
         turn = self.turn
         if turn is not None:
             if turn.voice:  # the button takes over the voice turn; its release ends it
@@ -322,13 +325,13 @@ class Conversation:
         self._open_turn(source, held=True, voice=False, preroll=self.mic.start_button_turn())
         return None
 
-    def _release(self) -> bool:
+    def release(self) -> bool:
         if self.turn is not None and self.turn.held:
             self._close_turn("released")
             return True
         return False
 
-    def _click(self, source: Source) -> str | None:
+    def click(self, source: Source) -> str | None:
         if self.turn is not None:
             self._close_turn("clicked")
             return None
@@ -430,7 +433,7 @@ class Conversation:
             self.counters.tool_cancellations += 1
             link.outbox.put(ToolAnswer(call_id, name, dict(CANCELLED_BY_PERSON), None, True))
 
-    def _say(self, text: str) -> str | None:
+    def say(self, text: str) -> str | None:
         refusal = self.policy.refusal()
         if refusal is not None:
             self._earcon(Earcon.ERROR)
@@ -549,13 +552,13 @@ class Conversation:
         if busy or self.tools.running or session is None or not session.interaction_idle:
             return
         if self.ending:
-            self._end_conversation("model")
+            self.end_conversation("model")
         elif link.going_away:
             self._close_link("the server is ending it (goAway); the next turn resumes")
         elif not self._timers.running("follow_up"):
             self._timers.set("follow_up", self.config.live.follow_up_window)
 
-    def _end_conversation(self, source: Source) -> None:
+    def end_conversation(self, source: Source) -> None:
         if self.turn is not None:
             self._finish_turn()
         self.tools.cancel_all()
@@ -654,9 +657,9 @@ class Conversation:
         )
         match answer.action:
             case SetVolume(percent=percent):
-                self._set_volume(percent)
+                self.set_volume(percent)
             case MuteAction():
-                self._set_muted(True, "the model (mute tool)")
+                self.set_muted(True, "the model (mute tool)")
             case EndConversationAction():
                 self.ending = True
                 log.info("the model ends the conversation after its reply")
@@ -732,7 +735,7 @@ class Conversation:
     # ----------------------------------------------------------------------------------------
     # Mute, volume, earcons, the LED
 
-    def _set_muted(self, muted: bool, who: str) -> None:
+    def set_muted(self, muted: bool, who: str) -> None:
         if muted == self.mic.muted:
             return
         if muted and self.turn is not None:
@@ -741,7 +744,7 @@ class Conversation:
         self._store.save_muted(muted)
         log.info("microphone %s by %s", "muted" if muted else "unmuted", who)
 
-    def _set_volume(self, percent: int) -> int:
+    def set_volume(self, percent: int) -> int:
         percent = max(0, min(100, int(percent)))
         self.speaker.set_volume(percent)
         self._store.save_volume(percent)
@@ -784,94 +787,29 @@ class Conversation:
             self._indicator.show(state)
 
     # ----------------------------------------------------------------------------------------
-    # The control socket
+    # The control socket (edgevoice.app.control answers each request)
 
     def _control(self, request: cp.Request, reply: asyncio.Future[dict[str, JsonValue]]) -> None:
         if reply.done():  # the client gave up (the server's handler timeout)
             return
         try:
-            data = self._control_request(request)
+            data = answer_request(self, request)
         except cp.ControlError as refused:
             reply.set_exception(refused)
         else:
             reply.set_result(data)
 
-    def _control_request(self, request: cp.Request) -> dict[str, JsonValue]:
-        refusal: str | None = None
-        match request:
-            case cp.Press():
-                refusal = self._press("control")
-            case cp.Release():
-                return {"ended": self._release()}
-            case cp.Toggle():
-                refusal = self._click("control")
-            case cp.Cancel():
-                self._end_conversation("control")
-            case cp.Mute():
-                self._set_muted(True, "edgevoice ctl")
-            case cp.Unmute():
-                self._set_muted(False, "edgevoice ctl")
-            case cp.Say(text=text):
-                refusal = self._say(text)
-            case cp.Volume(percent=percent):
-                return {"volume": self._set_volume(percent)}
-            case cp.Status():
-                return self.status()
-        if refusal is not None:
-            raise cp.ControlError(refusal)
-        self._refresh()
-        return {"state": self.state.value}
-
-    def status(self) -> dict[str, JsonValue]:
-        """The daemon's state, counters and latencies (`edgevoice ctl status`)."""
-        now = self._clock()
+    def usage_totals(self) -> tuple[int, int]:
+        """(microphone frames held back during blocking calls, frames dropped on a slow
+        uplink), over every connection so far."""
         link = self.link
-        up = link is not None and link.up
-        opened = link.conn.session if link is not None and link.conn is not None else None
-        held = self._held_back + (opened.audio_held_back.frames if opened is not None else 0)
-        dropped = self._uplink_dropped
+        held, dropped = self._held_back, self._uplink_dropped
         if link is not None:
-            dropped += link.outbox.dropped + (link.conn.audio_dropped if link.conn else 0)
-        attention = self.policy.attention
-        last = self.policy.last_error
-        day = self.ledger.day(self._today())
-        cap = self.ledger.daily_audio_s
-        counters: dict[str, JsonValue] = {
-            **vars(self.counters),
-            "held_back_frames": held,
-            "uplink_dropped_frames": dropped,
-            "muted_frames": self.mic.frames_muted,
-            **self._device_counters(),
-        }
-        return {
-            "state": self.state.value,
-            "muted": self.mic.muted,
-            "connected": up,
-            "connection_age_s": round(now - link.opened_at, 1)
-            if up and link is not None and link.opened_at is not None
-            else None,
-            "model": self.policy.plan.setups[0].bare_model,
-            "resumable": self.policy.resumable,
-            "volume": self.speaker.volume,
-            "needs_attention": {
-                "headline": attention.headline,
-                "error": self.policy.attention_detail,
-                "fix": attention.fix,
-            }
-            if attention is not None
-            else None,
-            "last_error": {"message": last.message, "class": last.error_class.value}
-            if last is not None
-            else None,
-            "counters": counters,
-            "today": {
-                "audio_sent_s": round(day.audio_seconds, 1),
-                "audio_cap_s": cap,
-                "tokens": day.tokens,
-                "turns": day.turns,
-            },
-            "latency": self.latency.summary(),
-        }
+            dropped += link.outbox.dropped
+            if link.conn is not None:
+                held += link.conn.audio_held_back.frames
+                dropped += link.conn.audio_dropped
+        return held, dropped
 
 
 def _new_input_cancels(link: Link | None) -> bool:
