@@ -17,6 +17,7 @@ EX_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C 
 # command name is its name with "-" for "_" (check_config -> check-config).
 COMMAND_MODULES: tuple[str, ...] = (
     "run",
+    "ctl",
     "check_config",
     "version",
     "devices",

@@ -42,11 +42,14 @@ class DeviceState(enum.Enum):
     SPEAKING = "speaking"  # playing the answer
     OFFLINE = "offline"  # network or server unavailable; retrying
     ERROR = "error"  # a fatal problem a person must fix
+    MUTED = "muted"  # the microphone is muted: nothing leaves the device until unmuted
 
 
 class TriggerKind(enum.Enum):
     PRESS = "press"  # button down (hold mode) or a click that starts a turn (toggle mode)
     RELEASE = "release"  # button up (hold mode) or a click that ends a turn (toggle mode)
+    # held for button.long_press_s: end the conversation (the RELEASE still follows)
+    LONG_PRESS = "long_press"
 
 
 @dataclass(frozen=True)
