@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "ctl",
     "check_config",
+    "doctor",
     "version",
     "devices",
     "test_audio",
