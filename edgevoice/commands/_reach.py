@@ -108,7 +108,7 @@ def resolve(target: Target, timeout: float) -> tuple[Step, list[str]]:
 
 
 def _connect_error(target: Target, error: OSError, timeout: float) -> Step:
-    if isinstance(error, TimeoutError | socket.timeout):
+    if isinstance(error, TimeoutError):
         why = f"no answer within {timeout:g} s"
     else:
         why = error.strerror or str(error)
@@ -142,6 +142,19 @@ def _tls_error(target: Target, error: ssl.SSLError, now: float) -> Step:
     return Step(
         False,
         f"TLS handshake with {target.shown} failed: {printable(str(reason), 200)}",
+        "something on the way does not speak TLS on that port (a captive portal, a proxy); "
+        "check live.endpoint and the network",
+    )
+
+
+def _handshake_stalled(target: Target, error: OSError, timeout: float) -> Step:
+    if isinstance(error, TimeoutError):
+        why = f"no TLS answer within {timeout:g} s"
+    else:
+        why = printable(error.strerror or str(error), 200)
+    return Step(
+        False,
+        f"{target.shown} accepted the connection, but the TLS handshake failed: {why}",
         "something on the way does not speak TLS on that port (a captive portal, a proxy); "
         "check live.endpoint and the network",
     )
@@ -213,7 +226,7 @@ def reach(
                 except ssl.SSLError as error:
                     return Reach(dns, _tls_error(target, error, now()))
                 except OSError as error:
-                    return Reach(dns, _connect_error(target, error, timeout))
+                    return Reach(dns, _handshake_stalled(target, error, timeout))
                 detail = f"TLS to {target.shown} ({tls.version()}, certificate valid"
                 expires = (tls.getpeercert() or {}).get("notAfter")
                 if isinstance(expires, str):

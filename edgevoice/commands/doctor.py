@@ -47,7 +47,7 @@ from edgevoice.commands import _reach, _unit_state
 from edgevoice.commands._unit_state import Account, Runner, ServiceState, UnitFile
 from edgevoice.config import Config
 from edgevoice.control_protocol import Status as StatusRequest
-from edgevoice.credentials import value_problem
+from edgevoice.credentials import CredentialKind, value_problem
 from edgevoice.errors import (
     AudioDeviceError,
     ConfigError,
@@ -268,7 +268,8 @@ def check_key(
     except ConfigError as error:
         fix = SET_KEY if unit is not None else "see the message; README, The API key"
         return _fail("key", printable(str(error.problems[0]), 300), fix)
-    return _ok("key", f"{credential.source} holds a {credential.kind.value} (not shown)")
+    what = "a token" if credential.kind is CredentialKind.TOKEN else "an API key"
+    return _ok("key", f"{credential.source} gives {what} (not shown)")
 
 
 def check_key_file(path: str, account: Account | None, env: Environment) -> Check:
