@@ -1,9 +1,13 @@
-"""Fixtures shared by every test directory: the Live simulator and test TLS certificates."""
+"""Fixtures shared by every test directory: the Live simulator, test TLS certificates, and the
+real-time audio devices (tests/e2e/rtkit.py: `pulse_server`, `rt_audio`; tests/e2e/daemonkit.py:
+`daemons`, the daemon as a process). tests/e2e is put on sys.path, so any test module can
+`import rtkit` / `import daemonkit` for their classes and helpers."""
 
 from __future__ import annotations
 
 import logging
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +16,12 @@ from typing import Any
 import pytest
 
 from edgevoice.sim import SimOptions, Simulator, run_simulator
+
+sys.path.insert(0, str(Path(__file__).parent / "e2e"))
+from daemonkit import daemons
+from rtkit import pulse_server, rt_audio
+
+__all__ = ["daemons", "pulse_server", "rt_audio"]
 
 CertMaker = Callable[..., tuple[Path, Path]]
 CLEAN_ENV = (

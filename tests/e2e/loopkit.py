@@ -1,0 +1,353 @@
+"""The whole loop under test: the simulator in the test's event loop, the real-time devices, and
+`edgevoice run` as a process between them, driven by `edgevoice ctl` and speech.
+
+    async def test_x(loop_factory):
+        loop = await loop_factory(settings={"trigger": {"mode": "voice"}}, sim=SimOptions(...))
+        await loop.ctl("press"); loop.rt.speak("Hello there.") ...; await loop.ctl("release")
+        await loop.wait_turns(1)
+        (turn,) = loop.turns()           # what the simulator received, bracketed, decoded
+
+At teardown the fixture stops every daemon with SIGTERM and asserts a clean exit (status 0, no
+traceback), checks every frame any daemon sent against the official SDK's types (the oracle
+in tests/live/conftest.py) and that the simulator hit no bug of its own.
+
+What a test reads back is the simulator's record (`edgevoice.sim`: the frames as received) and
+the speaker recording; never the daemon's internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import importlib.util
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from daemonkit import CtlResult, DaemonProcess, Daemons, DaemonSetup
+from rtkit import SINK_RATE, RtAudio, Samples, SpeakerRecorder, from_pcm, resample
+
+from edgevoice.sim import ConnectionRecord, SimOptions, Simulator
+
+MIC_RATE = 16000  # what the Live API takes (protocol doc section 5)
+REPLY_RATE = 24000  # what it answers with
+LIVE_CONFTEST = Path(__file__).parent.parent / "live" / "conftest.py"
+
+# Earcons off unless a test wants them: the speaker then carries the answers alone.
+QUIET = {
+    "earcons": {
+        "listen_start": False,
+        "listen_end": False,
+        "error": False,
+        "offline": False,
+        "limit": False,
+    }
+}
+
+
+# --------------------------------------------------------------------------------------------
+# What the daemon sent, decoded
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing the daemon sent: `kind` is the realtimeInput field ("audio", "activityStart",
+    "activityEnd", "audioStreamEnd", "text") or the top-level key ("setup", "toolResponse",
+    "clientContent"); `value` the decoded audio bytes, the text, or the body."""
+
+    connection: int
+    kind: str
+    value: Any = None
+
+
+def wire(record: ConnectionRecord) -> list[Item]:
+    """A connection's received frames, in order, decoded (base64 audio -> PCM bytes)."""
+    items: list[Item] = []
+    for frame in record.received:
+        obj = frame.json
+        if not isinstance(obj, dict) or len(obj) != 1:
+            items.append(Item(record.id, "malformed", frame.raw))
+            continue
+        ((key, body),) = obj.items()
+        if key != "realtimeInput":
+            items.append(Item(record.id, key, body))
+            continue
+        for field_name, value in body.items():
+            if field_name == "audio":
+                assert value.get("mimeType") == f"audio/pcm;rate={MIC_RATE}", value.get("mimeType")
+                items.append(Item(record.id, "audio", base64.b64decode(value["data"])))
+            else:
+                items.append(Item(record.id, field_name, value))
+    return items
+
+
+@dataclass
+class Turn:
+    """One bracketed user turn as the simulator received it."""
+
+    connection: int
+    pcm: bytes = b""
+    ended: bool = False  # activityEnd arrived
+    texts: list[str] = field(default_factory=list)
+
+    @property
+    def audio(self) -> Samples:
+        return from_pcm(self.pcm)
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / 2 / MIC_RATE
+
+
+def turns_of(items: list[Item]) -> list[Turn]:
+    """activityStart ... activityEnd brackets, in order; audio outside them is not included
+    (see `audio_outside_turns`)."""
+    found: list[Turn] = []
+    current: Turn | None = None
+    for item in items:
+        if item.kind == "activityStart":
+            assert current is None or current.ended, "activityStart inside an open turn"
+            current = Turn(item.connection)
+            found.append(current)
+        elif item.kind == "activityEnd":
+            assert current is not None and not current.ended, "activityEnd with no open turn"
+            current.ended = True
+            current = None
+        elif item.kind == "audio" and current is not None:
+            current.pcm += item.value
+        elif item.kind == "text" and current is not None:
+            current.texts.append(item.value)
+    return found
+
+
+def audio_outside_turns(items: list[Item]) -> int:
+    """Bytes of audio sent with no activity open (manual turn-taking allows none)."""
+    open_turn = False
+    outside = 0
+    for item in items:
+        if item.kind == "activityStart":
+            open_turn = True
+        elif item.kind == "activityEnd":
+            open_turn = False
+        elif item.kind == "audio" and not open_turn:
+            outside += len(item.value)
+    return outside
+
+
+def reply_audio(record: ConnectionRecord) -> list[Samples]:
+    """The answers the simulator sent on a connection: one float array (24 kHz) per model
+    turn, split at turnComplete; interrupted answers are cut where the simulator stopped."""
+    replies: list[bytearray] = [bytearray()]
+    for message in record.sent_messages("serverContent"):
+        content = message["serverContent"]
+        for part in content.get("modelTurn", {}).get("parts", []):
+            data = part.get("inlineData", {}).get("data")
+            if data:
+                replies[-1] += base64.b64decode(data)
+        if content.get("turnComplete") or content.get("interrupted"):
+            replies.append(bytearray())
+    return [from_pcm(bytes(r)) for r in replies if r]
+
+
+# --------------------------------------------------------------------------------------------
+# The SDK oracle (the one in tests/live/conftest.py, loaded from its file)
+
+
+_oracle_module: ModuleType | None = None
+
+
+def oracle() -> Callable[[str], Any]:
+    """`check_client_frame(raw)`: validates one client frame against google-genai's types."""
+    global _oracle_module
+    if _oracle_module is None:
+        spec = importlib.util.spec_from_file_location("e2e_live_oracle", LIVE_CONFTEST)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _oracle_module = module
+    check: Callable[[str], Any] = _oracle_module.check_client_frame
+    return check
+
+
+def check_frames_with_sdk(sim: Simulator) -> int:
+    """Every frame the simulator kept validates against the SDK; returns how many."""
+    check = oracle()
+    count = 0
+    for record in sim.connections:
+        assert record.received.dropped == 0, "frames were dropped before they were checked"
+        for frame in record.received:
+            raw = frame.raw.decode() if isinstance(frame.raw, bytes) else frame.raw
+            check(raw)
+            count += 1
+    return count
+
+
+# --------------------------------------------------------------------------------------------
+# The loop
+
+
+@dataclass
+class Loop:
+    """One simulator, the test's real-time devices, one daemon (restartable) and the speaker
+    recording."""
+
+    sim: Simulator
+    rt: RtAudio
+    setup: DaemonSetup
+    daemon: DaemonProcess
+    daemons: Daemons
+    speaker: SpeakerRecorder
+
+    # --- driving -------------------------------------------------------------------------------
+    async def ctl(self, *args: str, ok: bool = True) -> CtlResult:
+        """`edgevoice ctl ARGS`; with `ok`, asserts it succeeded."""
+        result = await self.daemon.ctl(*args)
+        if ok:
+            assert result.returncode == 0, f"ctl {' '.join(args)}: {result}\n{self.daemon.log()}"
+        return result
+
+    async def request(self, body: Mapping[str, Any] | bytes, timeout_s: float = 10.0) -> Any:
+        """One line on the control socket, straight (for precise timing or raw bytes); the
+        parsed reply, or None when the daemon closed the connection without one."""
+        reader, writer = await asyncio.open_unix_connection(str(self.setup.socket_path))
+        try:
+            line = body if isinstance(body, bytes) else json.dumps(body).encode() + b"\n"
+            writer.write(line)
+            await writer.drain()
+            reply = await asyncio.wait_for(reader.readline(), timeout_s)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        return json.loads(reply) if reply else None
+
+    async def restart(self) -> None:
+        """SIGTERM (clean exit asserted), then the same setup again: state dir kept."""
+        await self.daemon.stop()
+        self.daemon = await self.daemons.start(self.setup)
+        await self.daemon.wait_ready()
+
+    # --- reading back --------------------------------------------------------------------------
+    def items(self) -> list[Item]:
+        return [item for record in self.sim.connections for item in wire(record)]
+
+    def turns(self) -> list[Turn]:
+        return [t for record in self.sim.connections for t in turns_of(wire(record))]
+
+    def audio_sent(self) -> int:
+        """Bytes of microphone audio the simulator received, all connections."""
+        return sum(len(i.value) for i in self.items() if i.kind == "audio")
+
+    async def wait_turns(self, count: int, timeout_s: float = 30.0) -> list[Turn]:
+        """Wait until `count` turns have been closed with activityEnd."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            done = [t for t in self.turns() if t.ended]
+            if len(done) >= count:
+                return done
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{len(done)} of {count} turns ended; items: {self.summary()}\n"
+                    f"{self.daemon.log()}"
+                )
+            await asyncio.sleep(0.05)
+
+    async def wait_answered(self, turn: int, timeout_s: float = 30.0) -> None:
+        """Wait until the simulator finished answering the conversation's turn `turn`."""
+        await self.sim.wait_for(lambda e: e.kind == "turn" and e.turn >= turn, timeout_s)
+
+    def summary(self) -> str:
+        """The items as a short string, audio as byte counts (for assertion messages)."""
+        parts = []
+        for item in self.items():
+            parts.append(
+                f"{item.connection}:audio[{len(item.value)}]"
+                if item.kind == "audio"
+                else f"{item.connection}:{item.kind}"
+            )
+        return " ".join(parts)
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 20.0, what: str = "") -> None:
+    """Poll `condition` on the event loop (a hang guard, not a timing assertion)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await asyncio.sleep(0.05)
+
+
+async def sleep_until(when: float) -> None:
+    """Sleep on the event loop until monotonic time `when`."""
+    await asyncio.sleep(max(0.0, when - time.monotonic()))
+
+
+def reply_at_48k(reply: Samples) -> Samples:
+    return resample(reply, REPLY_RATE, SINK_RATE)
+
+
+LoopFactory = Callable[..., Awaitable[Loop]]
+
+
+@pytest.fixture
+async def loop_factory(
+    rt_audio: RtAudio, daemons: Daemons, tmp_path: Path, sim_factory: Any
+) -> AsyncIterator[LoopFactory]:
+    """`await loop_factory(settings={...}, sim=SimOptions(...), quiet=True)`: a running loop.
+
+    `settings` go on top of the kit's config (the simulator's endpoint, `pcm.mic`/`pcm.spk`,
+    tmp paths, debug log; with `quiet`, every earcon off). The daemon is ready (its control
+    socket answers) and the speaker is being recorded when it returns.
+    """
+    stack = contextlib.AsyncExitStack()
+    loops: list[Loop] = []
+
+    async def make(
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
+        sim: SimOptions | None = None,
+        quiet: bool = True,
+    ) -> Loop:
+        simulator = await stack.enter_async_context(sim_factory(sim or SimOptions(pace=0.5)))
+        merged: dict[str, dict[str, Any]] = {}
+        for extra in (QUIET if quiet else {}, settings or {}):
+            for section, values in extra.items():
+                merged.setdefault(section, {}).update(values)
+        setup = DaemonSetup.make(
+            tmp_path / f"daemon{len(loops)}",
+            endpoint=simulator.url,
+            alsa_config=rt_audio.alsa_config,
+            settings=merged,
+        )
+        speaker = rt_audio.record_speaker(f"speaker{len(loops)}")
+        daemon = await daemons.start(setup)
+        await daemon.wait_ready()
+        loop = Loop(simulator, rt_audio, setup, daemon, daemons, speaker)
+        loops.append(loop)
+        return loop
+
+    try:
+        yield make
+        for loop in loops:
+            if loop.daemon.running:
+                await loop.daemon.stop()
+            check_frames_with_sdk(loop.sim)
+    finally:
+        await stack.aclose()
+
+
+def speech_level(samples: Samples, rate: int) -> float:
+    """RMS dBFS of the loud part (10 ms windows within 30 dB of the loudest)."""
+    n = rate // 100
+    usable = len(samples) // n * n
+    power = np.mean(np.square(samples[:usable]).reshape(-1, n), axis=1)
+    if not len(power) or power.max() <= 0:
+        return -150.0
+    loud = power[power > power.max() / 1000]
+    return float(10 * np.log10(np.mean(loud)))
