@@ -122,7 +122,8 @@ user_line() {
 }
 gid_of() { group_line "$1" | cut -d: -f3; }
 in_group() { # user group: whether the user is a listed member
-    group_line "$2" | cut -d: -f4 | tr ',' '\n' | grep -qx "$1"
+    # (no grep -q: an early exit would fail the pipeline under pipefail)
+    group_line "$2" | cut -d: -f4 | tr ',' '\n' | grep -x -- "$1" >/dev/null
 }
 systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
 
