@@ -23,6 +23,17 @@ import pytest
 
 from edgevoice.adapters.config_file import LoadedConfig, load_config
 from edgevoice.commands import _reach
+from edgevoice.commands._doctor_checks import (
+    CLOCK_FLOOR,
+    Check,
+    Environment,
+    Verdict,
+    check_config,
+    check_device,
+    check_gpio,
+    check_key,
+)
+from edgevoice.commands._doctor_service import check_clock, check_dir, check_unit, check_user
 from edgevoice.commands._unit_state import (
     Account,
     ServiceState,
@@ -31,22 +42,7 @@ from edgevoice.commands._unit_state import (
     last_log_line,
     service_state,
 )
-from edgevoice.commands.doctor import (
-    CLOCK_FLOOR,
-    Check,
-    Environment,
-    Verdict,
-    check_clock,
-    check_config,
-    check_device,
-    check_dir,
-    check_gpio,
-    check_key,
-    check_unit,
-    check_user,
-    diagnose,
-    report,
-)
+from edgevoice.commands.doctor import diagnose, report
 from edgevoice.errors import ConfigError
 from edgevoice.sim import SimOptions
 
