@@ -83,6 +83,11 @@ class Daemon:
         self.indicator = indicator
         self.control = control
         self._stop = asyncio.Event()
+        # One PortAudio operation (open, start, close) at a time: the capture and the playback
+        # stream each have a PyAudio instance, and PortAudio's calls on two of them from two
+        # threads at once have aborted the process (seen under load with the pulse plugin).
+        # The speaker path reopens a failed player under the same lock.
+        self._devices = conversation.speaker.device_lock
         self.started = asyncio.Event()  # set once every part runs (tests wait for it)
 
     def stop(self) -> None:
@@ -116,7 +121,8 @@ class Daemon:
                 log.info("stopping")
                 # Closing the microphone ends its frames() loop: the pump returns by itself
                 # (cancelling it inside the capture adapter's wait can hang on Python 3.11).
-                await self.source.close()
+                async with self._devices:
+                    await self.source.close()
                 for task in tasks:
                     task.cancel()
         finally:
@@ -126,8 +132,9 @@ class Daemon:
         conversation = self.conversation
         if self.control is not None:
             await self.control.close()
-        await self.player.close()
-        await self.source.close()
+        async with self._devices:
+            await self.player.close()
+            await self.source.close()
         if self.button is not None:
             await self.button.close()
         if self.indicator is not None:
@@ -147,7 +154,8 @@ class Daemon:
         try:
             while not self._stop.is_set():
                 try:
-                    await self.source.start()
+                    async with self._devices:
+                        await self.source.start()
                     if self._stop.is_set():
                         break
                     if reported:
@@ -157,11 +165,13 @@ class Daemon:
                         post(MicFrame(frame))
                 except AudioDeviceError as exc:
                     reported = _report_device("microphone", exc, delay, reported)
-                    await self.source.close()
+                    async with self._devices:
+                        await self.source.close()
                     await self._pause(delay)
                     delay = min(delay * 2, DEVICE_RETRY_S[1])
         finally:
-            await self.source.close()
+            async with self._devices:
+                await self.source.close()
 
     async def _start_speaker(self) -> None:
         """Open the speaker (audio queued meanwhile plays once it is open); retried while it
@@ -170,7 +180,8 @@ class Daemon:
         reported = ""
         while not self._stop.is_set():
             try:
-                await self.player.start()
+                async with self._devices:
+                    await self.player.start()
                 if reported:
                     log.info("speaker open again")
                 return

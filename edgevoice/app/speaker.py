@@ -67,6 +67,7 @@ class Speaker:
         self.playing = False
         self._token = 0
         self._reopening = False
+        self.device_lock = asyncio.Lock()  # one device open/start/close at a time (daemon.py)
         self.earcons_played: list[Earcon] = []  # the most recent ones, for status and tests
 
     @property
@@ -145,9 +146,10 @@ class Speaker:
     async def _reopen(self) -> None:
         try:
             while True:
-                await self.player.close()
                 try:
-                    await self.player.start()
+                    async with self.device_lock:
+                        await self.player.close()
+                        await self.player.start()
                 except AudioDeviceError as exc:
                     log.debug("speaker still unavailable: %s", exc)
                     await self._sleep(REOPEN_DELAY_S)

@@ -28,6 +28,7 @@ from appkit import (
     merge,
     oracle,
     toml_of,
+    until,
 )
 
 from edgevoice.adapters.credential_lookup import CredentialSource
@@ -89,6 +90,9 @@ async def rig_factory(rt_audio: Any, tmp_path: Path) -> AsyncIterator[RigFactory
         )
         task = asyncio.create_task(daemon.run())
         await asyncio.wait_for(daemon.started.wait(), TIMEOUT)
+        # Both devices open and the microphone delivering: a test never races the start-up.
+        source, player = daemon.source, daemon.player
+        await until(lambda: source.stats.frames_out > 0 and player.device is not None)  # type: ignore[attr-defined]
         rig = Rig(daemon, config, simulator, factory, clock, rt_audio, task, tmp_path / "state")
         rigs.append(rig)
         return rig
