@@ -164,6 +164,9 @@ class Daemon:
                 log.info("edgevoice is running")
                 await self._stop.wait()
                 log.info("stopping")
+                # The handle and the rest first: whatever hangs later cannot cost them.
+                self.store.save_usage(conversation.ledger.snapshot())
+                await asyncio.to_thread(self.store.flush)
                 for task in tasks:
                     task.cancel()
                 # Closing the microphone ends its frames() loop: the pump returns by itself.
