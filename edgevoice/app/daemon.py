@@ -298,14 +298,16 @@ def build_daemon(
     delays: Delays | None = None,
     notifier: ServiceNotifier | None = None,
     wrap_source: Callable[[AudioSource], AudioSource] | None = None,
+    wrap_connect: Callable[[Connector], Connector] | None = None,
 ) -> Daemon:
     """The daemon for `config`, every part built from it (call inside the running loop).
 
     Raises ConfigError when the config cannot start (`live_plan`). The injectable parts are for
     tests (see the module docstring); `is_speech` replaces webrtcvad's verdict only where a
     test must decide what is speech; `delays` the backoff (default: `[reconnect]`);
-    `notifier` the service manager's socket (default: none); `wrap_source` puts a layer
-    between the microphone and the rest (a test that counts frames).
+    `notifier` the service manager's socket (default: none); `wrap_source` and `wrap_connect`
+    put a layer between the microphone, or the connector, and the rest (a test that counts
+    frames, or holds a connection attempt).
     """
     loop = asyncio.get_running_loop()
     plan = plan or live_plan(config)
@@ -402,10 +404,11 @@ def build_daemon(
             "playback_underruns": player.stats.underruns,
         }
 
+    connect = connect or connector(plan, credentials, clock)
     conversation = Conversation(
         config,
         policy=policy,
-        connect=connect or connector(plan, credentials, clock),
+        connect=wrap_connect(connect) if wrap_connect is not None else connect,
         player=player,
         mic=mic,
         store=store,

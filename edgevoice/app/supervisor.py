@@ -272,7 +272,7 @@ class Supervisor:
         if verdict.fallback is not None:
             how = f"on the fallback model {verdict.fallback}"
         elif not verdict.disposition.keep_handle:
-            how = "at once, as a new conversation"
+            how = "at once as a new conversation"
         elif delay > 0:
             how = f"in {delay:.1f} s (attempt {verdict.attempt})"
         else:
@@ -282,7 +282,7 @@ class Supervisor:
         )  # fmt: skip
         log.log(
             logging.INFO if expected else logging.WARNING,
-            "%s: %s; reconnecting %s and sending what was said again",
+            "%s: %s; reconnecting %s, sending what was said again",
             what,
             verdict.reason,
             how,
