@@ -777,11 +777,6 @@ class Conversation:
 
     def _refresh(self) -> None:
         state = self.device_state()
-        if state is not self.state:
-            self.state = state
-            log.debug("state: %s", state.value, extra={"EDGEVOICE_STATE": state.value})
-            if self._indicator is not None:
-                self._indicator.show(state)
         link = self.link
         session = link.session if link is not None else None
         record = self.turn_log.current
@@ -791,6 +786,11 @@ class Conversation:
             session=session.session_id if session is not None else None,
             turn=record.number if record is not None else None,
         )
+        if state is not self.state:
+            self.state = state
+            log.debug("state: %s", state.value)
+            if self._indicator is not None:
+                self._indicator.show(state)
         text = self.status_line()
         if text != self.status_text:
             self.status_text = text

@@ -12,7 +12,9 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "app"))
 
-_spec = importlib.util.spec_from_file_location("app_rig_conftest", HERE.parent / "app" / "conftest.py")
+_spec = importlib.util.spec_from_file_location(
+    "app_rig_conftest", HERE.parent / "app" / "conftest.py"
+)
 assert _spec is not None and _spec.loader is not None
 _app = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_app)

@@ -223,4 +223,3 @@ async def test_a_fallback_model_is_used_when_the_primary_is_not_found(
     assert rig.sim.connections[2].setup["model"] == "models/gemini-3.1-flash-live-preview"  # type: ignore[index]
     switched = [r for r in caplog.records if "switching to live.fallback_models" in r.message]
     assert len(switched) == 1  # said once
-
