@@ -41,7 +41,8 @@ from edgevoice.sim import SimOptions, Simulator, VirtualClock, run_simulator
 async def rig_factory(rt_audio: Any, tmp_path: Path) -> AsyncIterator[RigFactory]:
     """`await rig_factory(settings, sim_options, virtual=False)`: a running daemon (stopped,
     and its frames checked with the SDK, at teardown). Call it again for a restart: the state
-    directory is kept."""
+    directory is kept. `virtual` may be the VirtualClock to use; `devices_ready=False` returns
+    before both devices work; other keywords go to `build_daemon`."""
     stack = AsyncExitStack()
     rigs: list[Rig] = []
     sims: dict[int, Simulator] = {}
@@ -52,6 +53,7 @@ async def rig_factory(rt_audio: Any, tmp_path: Path) -> AsyncIterator[RigFactory
         sim: SimOptions | Simulator | None = None,
         *,
         virtual: bool | VirtualClock = False,
+        devices_ready: bool = True,
         **build: Any,
     ) -> Rig:
         if isinstance(sim, Simulator):
@@ -96,7 +98,8 @@ async def rig_factory(rt_audio: Any, tmp_path: Path) -> AsyncIterator[RigFactory
         await asyncio.wait_for(daemon.started.wait(), TIMEOUT)
         # Both devices open and the microphone delivering: a test never races the start-up.
         devices = daemon.devices
-        await until(lambda: devices.frames > 0 and not devices.broken)
+        if devices_ready:
+            await until(lambda: devices.frames > 0 and not devices.broken)
         rig = Rig(daemon, config, simulator, factory, clock, rt_audio, task, tmp_path / "state")
         rigs.append(rig)
         return rig
