@@ -26,9 +26,14 @@ The rules it keeps (issue #9, DESIGN.md sections 3 and 4):
   kept across restarts.
 - **The LED** shows LISTENING exactly while audio is leaving the device: the sender reports
   when the turn's audio starts and stops going out.
-- **Errors** follow `errors.disposition()` through the `ConnectionPolicy`: a failed or lost
-  connection gives an earcon and one journal line, and the next trigger retries (resuming with
-  the handle when it may); a fatal one leaves the device in ERROR, saying what needs attention.
+- **Connections** are the supervisor's (`edgevoice.app.supervisor`): it opens them, carries a
+  turn over to a new one when one fails (nothing the person said is lost), backs off, moves to
+  a fallback model, rotates on goAway and leaves the device in ERROR for a fatal error, saying
+  what needs attention.
+- **The journal and STATUS=**: every line carries the state, the connection and the turn
+  (`edgevoice.app.log_setup.LOG_CONTEXT`); each turn ends with one summary line
+  (`edgevoice.app.turn_log`); `status_line()` is what systemd shows, sent on every change
+  through `on_status`.
 """
 
 from __future__ import annotations

@@ -213,6 +213,8 @@ class Daemon:
             frames = self.devices.frames
             if frames != seen:
                 seen = frames
+                if silent_since is not None:
+                    log.info("capture frames arrive again: the watchdog is fed")
                 silent_since = None
                 self.notifier.watchdog()
                 self.watchdog_pings += 1

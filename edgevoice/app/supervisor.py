@@ -166,9 +166,8 @@ class Supervisor:
         if link is not None:
             return link
         delay = self.policy.wait_left()
-        if delay > 0:
-            self.note = f"Connecting in {delay:.0f} s (backing off after a failure)"
-        return self._open(delay=delay)
+        note = f"Connecting in {delay:.0f} s (backing off after a failure)" if delay > 0 else ""
+        return self._open(delay=delay, note=note)
 
     def _open(
         self,
@@ -177,8 +176,10 @@ class Supervisor:
         after: Link | None = None,
         ops: Sequence[Op] = (),
         setup: Callable[[], Setup] | None = None,
+        note: str = "",
     ) -> Link:
         c = self.c
+        self.note = note  # what STATUS= says until it is up
         self._numbers += 1
         link = Link(
             self._numbers,
@@ -204,6 +205,7 @@ class Supervisor:
         link.opened_at = self._clock()
         self.policy.connected()
         self.note = ""
+        self.retiring = None  # its events were all handled before this one's LinkUp
         c.counters.connections += 1
         c.offline = False
         c.timers.set("stable", self.stable_after)
@@ -290,16 +292,18 @@ class Supervisor:
         )
         if delay > 0:
             attempt = f"attempt {verdict.attempt}"
-            self.note = f"Reconnecting in {delay:.0f} s ({attempt}): {verdict.reason}"
+            note = f"Reconnecting in {delay:.0f} s ({attempt}): {verdict.reason}"
         else:
-            self.note = "Reconnecting"
-        self._open(delay=delay, ops=carried)
+            note = "Reconnecting"
+        c.turn_log.sending_again()
+        self._open(delay=delay, ops=carried, note=note)
 
     def _attention(self, verdict: Verdict, error: BaseException, fields: dict[str, object]) -> None:
         c = self.c
         if c.turn is not None:
             c.finish_turn()
         self.replay.clear()
+        c.turn_log.finish("failed")
         result = verdict.disposition
         log.error(
             "needs attention: %s: %s; %s", result.headline, describe(error), result.fix,
@@ -324,6 +328,8 @@ class Supervisor:
         if turn_open:
             c.finish_turn()
         self.replay.clear()
+        if turn_open or answer_lost or not was_up:
+            c.turn_log.finish("lost")
         left = self.policy.wait_left()
         after = f" in {left:.0f} s" if left > 1 else ""
         if expected and not turn_open:
@@ -392,8 +398,11 @@ class Supervisor:
             when,
             extra={"CONNECTION_ID": old.number},
         )
-        self.note = "Reconnecting (the server is ending the connection)"
-        self._open(after=old, setup=self._resume_setup(old))
+        self._open(
+            after=old,
+            setup=self._resume_setup(old),
+            note="Reconnecting (the server is ending the connection)",
+        )
 
     def _resume_setup(self, old: Link) -> Callable[[], Setup]:
         """The setup of the connection that replaces `old`: its session's newest handle (read

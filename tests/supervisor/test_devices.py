@@ -171,3 +171,31 @@ async def test_a_speaker_that_fails_mid_answer_is_reopened_while_the_microphone_
         await asyncio.wait_for(rig.task, TIMEOUT)
         back.stop()
         os.close(fd)
+
+
+def test_a_stuck_portaudio_call_is_never_joined_by_the_next_one() -> None:
+    """A stream call left running in its helper thread (its caller gave up) keeps PortAudio;
+    the next call waits for it within its own limit, then fails naming the cause."""
+    import threading
+
+    from edgevoice.adapters.audio_devices import exclusive
+    from edgevoice.errors import AudioDeviceError
+
+    inside = threading.Event()
+    release = threading.Event()
+    overlap: list[str] = []
+
+    def stuck() -> None:
+        inside.set()
+        release.wait(10)
+
+    worker = threading.Thread(target=exclusive, args=(stuck, 5.0, "open the capture device"))
+    worker.start()
+    assert inside.wait(5)
+    with pytest.raises(AudioDeviceError) as caught:
+        exclusive(lambda: overlap.append("ran"), 0.2, "open the playback device")
+    assert overlap == []  # never alongside the stuck call
+    assert "an earlier PortAudio call is still stuck" in str(caught.value)
+    release.set()
+    worker.join(5)
+    assert exclusive(lambda: "ran", 1.0, "open the playback device") == "ran"
