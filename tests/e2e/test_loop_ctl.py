@@ -18,6 +18,7 @@ from edgevoice.sim import SimOptions
 pytestmark = pytest.mark.usefixtures("needs_daemon")
 
 QUESTION = "Please remind me to water the plants tomorrow morning."
+SHORT = "Hello there."
 
 
 async def held_turn(loop: Loop, text: str = QUESTION, *, muted: bool = False) -> None:
@@ -74,7 +75,7 @@ async def test_volume_changes_what_the_speaker_plays(loop_factory: LoopFactory) 
 
 async def test_cancel_ends_the_conversation(loop_factory: LoopFactory) -> None:
     loop = await loop_factory()
-    await held_turn(loop)
+    await held_turn(loop, SHORT)
     await loop.wait_turns(1)
     await loop.wait_answered(1)
     assert loop.sim.connections[0].open  # kept warm for live.follow_up_window
@@ -148,17 +149,18 @@ async def test_garbage_on_the_socket_gets_errors_and_never_disturbs_a_turn(
     await loop.daemon.status()
 
 
+@pytest.mark.slow
 async def test_mute_sends_nothing_and_survives_a_restart(loop_factory: LoopFactory) -> None:
     loop = await loop_factory()
     await loop.ctl("mute")
     assert (await loop.daemon.status())["muted"] is True
-    await held_turn(loop, muted=True)
+    await held_turn(loop, SHORT, muted=True)
     await asyncio.sleep(1.0)
     assert loop.sim.connections == [], loop.summary()  # nothing left the device
 
     await loop.restart()
     assert (await loop.daemon.status())["muted"] is True
-    await held_turn(loop, muted=True)
+    await held_turn(loop, SHORT, muted=True)
     await asyncio.sleep(1.0)
     assert loop.sim.connections == [], loop.summary()
 

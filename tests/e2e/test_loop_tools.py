@@ -175,3 +175,23 @@ async def test_end_conversation_closes_the_connection_and_drops_the_handle(
     second = loop.sim.connections[1]
     assert not second.resumed
     assert "handle" not in (second.setup or {}).get("sessionResumption", {})
+
+
+async def test_after_the_follow_up_window_the_connection_closes_and_the_next_turn_resumes(
+    loop_factory: LoopFactory,
+) -> None:
+    """The contrast to end_conversation: an idle connection is closed 1000 after
+    live.follow_up_window (silence is billed), and the handle is kept for the next turn."""
+    loop = await loop_factory(
+        settings={"live": {"follow_up_window": 1.0, "resumption": True}},
+        sim=SimOptions(pace=0.5),
+    )
+    await turn(loop, "Hello there.")
+    await loop.wait_turns(1)
+    await loop.wait_answered(1)
+    closed = await loop.sim.wait_closed(1, timeout_s=20)
+    assert closed.code == 1000 and closed.closed_by == "client", closed
+    await turn(loop, "Hello again.")
+    await loop.wait_turns(2)
+    second = loop.sim.connections[1]
+    assert second.resumed, "the handle from the first connection was not used"

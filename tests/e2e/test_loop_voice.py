@@ -14,8 +14,8 @@ import asyncio
 import time
 
 import pytest
-from loopkit import MIC_RATE, LoopFactory, audio_outside_turns, sleep_until
-from rtkit import SINK_RATE, align
+from loopkit import MIC_RATE, LoopFactory, audio_outside_turns, sleep_until, until
+from rtkit import SINK_RATE, align, from_pcm
 
 from edgevoice.sim import SimOptions
 
@@ -118,3 +118,23 @@ async def test_half_duplex_the_device_never_hears_itself_nor_talk_over_its_answe
     await loop.rt.play(later).finished()
     _, second = await loop.wait_turns(2)
     assert align(second.audio, later.reference(MIC_RATE)).correlation > 0.9
+
+
+async def test_a_voice_turn_with_the_servers_end_of_speech(loop_factory: LoopFactory) -> None:
+    """vad.end_of_speech = "server": no activity markers; the speech is streamed from the
+    trigger on, the server's VAD ends the turn, audioStreamEnd when the microphone closes."""
+    settings = {**VOICE, "vad": {**VOICE["vad"], "end_of_speech": "server"}}
+    loop = await loop_factory(settings=settings)
+    loop.rt.noise_floor(-60.0)
+    await asyncio.sleep(1.0)
+    assert loop.sim.connections == []
+    clip = loop.rt.utterance(QUESTION)
+    await loop.rt.play(clip).finished()
+    await loop.wait_answered(1)
+    await until(lambda: any(i.kind == "audioStreamEnd" for i in loop.items()), 20)
+    kinds = {item.kind for item in loop.items()}
+    assert "activityStart" not in kinds and "activityEnd" not in kinds
+    sent = b"".join(item.value for item in loop.items() if item.kind == "audio")
+    found = align(from_pcm(sent), clip.reference(MIC_RATE))
+    assert found.correlation > 0.9, found
+    assert found.lag >= 0, found  # the onset was sent (pre-roll)
