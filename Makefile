@@ -11,7 +11,8 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # ALSA utilities, a PulseAudio server for real-time paced devices, espeak-ng for speech fixtures,
 # and systemd for `systemd-analyze verify` on the shipped unit.
 APT_PACKAGES := python3-venv python3-dev gcc pkg-config portaudio19-dev libsystemd-dev \
-                alsa-utils libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox systemd
+                alsa-utils libasound2-plugins pulseaudio pulseaudio-utils espeak-ng sox systemd \
+                shellcheck openssl
 
 .PHONY: help deps venv lint typecheck pytest test demo bench clean
 
@@ -45,6 +46,7 @@ venv: $(VENV)/.installed
 lint: venv
 	$(VENV)/bin/ruff check edgevoice tests
 	$(VENV)/bin/ruff format --check edgevoice tests
+	shellcheck deploy/*.sh .ci/run
 
 typecheck: venv
 	$(VENV)/bin/mypy --strict edgevoice

@@ -18,7 +18,9 @@ EX_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C 
 COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "ctl",
+    "status",
     "check_config",
+    "doctor",
     "version",
     "devices",
     "test_audio",

@@ -52,7 +52,7 @@ def test_the_activation_comes_before_any_development_command() -> None:
     pi_commands = [line for offset, line in command_lines() if pi < offset < pi_end]
     assert pi_commands, "the Pi section no longer shows an edgevoice command"
     install = (REPO / "deploy" / "install.sh").read_text()
-    assert 'ln -sf "$PREFIX/venv/bin/edgevoice" /usr/local/bin/edgevoice' in install
+    assert 'ln -sfn "$PREFIX/venv/bin/edgevoice" "$ROOT/usr/local/bin/edgevoice"' in install
 
 
 def test_every_command_the_readme_shows_exists() -> None:
