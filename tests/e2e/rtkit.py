@@ -802,3 +802,34 @@ def align(got: Samples, ref: Samples) -> Alignment:
     lag = int(np.argmax(score))
     segment = got[lag : lag + len(ref)]
     return Alignment(lag, float(score[lag]), dbfs(segment) - dbfs(ref))
+
+
+@dataclass(frozen=True)
+class Piece:
+    start: int  # where the piece starts in `got`
+    shift: int  # where it sits in `ref`, minus `start`: equal for every piece of an unbroken copy
+    correlation: float
+
+
+def pieces(got: Samples, ref: Samples, rate: int, piece_ms: float = 100.0) -> list[Piece]:
+    """Where each `piece_ms` piece of `got` sits in `ref` (`align` piece by piece), for the
+    pieces loud enough to place (within 30 dB of the loudest). An unbroken copy has one
+    `shift` throughout; a dropped, repeated or reordered stretch changes it from there on."""
+    n = round(rate * piece_ms / 1000)
+    levels = [dbfs(got[i : i + n]) for i in range(0, len(got) - n + 1, n)]
+    loudest = max(levels, default=-150.0)
+    found = []
+    for k, level in enumerate(levels):
+        if level > max(loudest - 30.0, -60.0):
+            a = align(ref, got[k * n : k * n + n])
+            found.append(Piece(k * n, a.lag - k * n, a.correlation))
+    return found
+
+
+def breaks(found: list[Piece], tolerance: int = 8) -> list[Piece]:
+    """The pieces whose shift differs from the first one's (by more than `tolerance` samples)
+    or that match poorly: where an unbroken copy is broken."""
+    if not found:
+        return []
+    first = found[0].shift
+    return [p for p in found if abs(p.shift - first) > tolerance or p.correlation < 0.9]

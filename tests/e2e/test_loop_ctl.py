@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 from loopkit import MIC_RATE, Loop, LoopFactory, reply_at_48k, reply_audio
-from rtkit import align
+from rtkit import align, breaks, pieces
 
 from edgevoice.sim import SimOptions
 
@@ -142,6 +142,7 @@ async def test_garbage_on_the_socket_gets_errors_and_never_disturbs_a_turn(
     found = align(turn.audio, clip.reference(MIC_RATE))
     assert found.correlation > 0.9, found
     assert found.lag >= 0 and found.lag + len(clip.reference(MIC_RATE)) <= len(turn.audio)
+    assert breaks(pieces(turn.audio, clip.at(MIC_RATE), MIC_RATE)) == []
     await loop.wait_answered(1)
     idle[1].close()
     assert loop.daemon.running

@@ -25,10 +25,12 @@ from rtkit import (
     SINK_RATE,
     RtAudio,
     align,
+    breaks,
     dbfs,
     from_pcm,
     onset,
     peak_dbfs,
+    pieces,
     read_wav_mono,
     resample,
 )
@@ -259,3 +261,14 @@ def test_a_clip_is_padded_with_silence_and_scaled(rt_audio: RtAudio) -> None:
     assert clip.sound_s > 0.2
     data, rate = read_wav_mono(clip.path)
     assert rate == SINK_RATE and len(data) == len(clip.samples)
+
+
+def test_pieces_find_a_dropped_or_repeated_frame_and_nothing_in_an_unbroken_copy() -> None:
+    rng = np.random.default_rng(3)
+    ref = np.concatenate([np.zeros(4000), rng.standard_normal(16000 * 2) * 0.1])
+    copy = ref[3000:]
+    assert breaks(pieces(copy, ref, 16000)) == []
+    dropped = np.concatenate([ref[:16000], ref[16320:]])  # one 20 ms frame lost
+    assert breaks(pieces(dropped, ref, 16000))
+    repeated = np.concatenate([ref[:16000], ref[15680:]])  # one 20 ms frame twice
+    assert breaks(pieces(repeated, ref, 16000))
