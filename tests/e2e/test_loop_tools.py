@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from loopkit import MIC_RATE, Loop, LoopFactory, until
@@ -88,49 +90,86 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-async def test_an_operator_tool_cancelled_by_new_input_is_killed_with_its_children(
-    loop_factory: LoopFactory, tmp_path: Path
-) -> None:
+def slow_tool(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """The script's directory and its [[tools.command]] table (blocking, name slow_lookup)."""
     work = tmp_path / "tool"
     work.mkdir()
     script = work / "slow_lookup.sh"
     script.write_text(SLOW_TOOL.format(dir=work))
     script.chmod(0o755)
-    loop = await loop_factory(
-        settings={
-            "tools": {
-                "command": [
-                    {
-                        "name": "slow_lookup",
-                        "description": "Looks something up; takes a while.",
-                        "argv": [str(script)],
-                        "timeout_s": 120,
-                        "behavior": "blocking",
-                    }
-                ]
-            }
-        },
-        sim=SimOptions(pace=0.5, tool_call_every=1, tool_name="slow_lookup"),
-    )
-    await turn(loop)
-    await loop.wait_turns(1)
+    table = {
+        "name": "slow_lookup",
+        "description": "Looks something up; takes a while.",
+        "argv": [str(script)],
+        "timeout_s": 120,
+        "behavior": "blocking",
+    }
+    return work, table
+
+
+async def running_tool(loop: Loop, work: Path) -> list[int]:
+    """After a turn: wait until the simulator's call runs; the pids of the script and its
+    child, both alive."""
     await until(lambda: (work / "child.pid").exists() and (work / "tool.pid").exists(), 30)
     await asyncio.sleep(0.1)
     pids = [int((work / n).read_text()) for n in ("tool.pid", "child.pid")]
     assert all(alive(p) for p in pids)
-    (call,) = tool_calls(loop)
+    return pids
 
-    # New input while the blocking call runs: on gemini-3.8-live it cancels the call
-    # (protocol doc section 3.2). A press would be held back until the call is answered
-    # (LiveSession defers activityStart while a blocking call is pending), so the new input is
-    # text: `ctl say`.
+
+async def test_an_operator_tool_cancelled_by_the_server_is_killed_with_its_children(
+    loop_factory: LoopFactory, tmp_path: Path
+) -> None:
+    work, table = slow_tool(tmp_path)
+    loop = await loop_factory(
+        settings={"tools": {"command": [table]}},
+        sim=SimOptions(pace=0.5, tool_call_every=1, tool_name="slow_lookup"),
+    )
+    await turn(loop)
+    await loop.wait_turns(1)
+    pids = await running_tool(loop, work)
+    (call,) = tool_calls(loop)
+    # New input while the blocking call runs: on gemini-3.8-live the server cancels the call
+    # (protocol doc section 3.2). Text (`ctl say`) goes to the server as it is.
     await loop.ctl("say", "Never mind.")
     cancelled = await _cancellation(loop)
     assert call["id"] in cancelled
     await until(lambda: not any(alive(p) for p in pids), 20, "the tool's process group to die")
     await loop.wait_answered(2)  # the new input is answered
-    # No answer went out for the cancelled call.
+    # No answer went out for the call the server cancelled.
     assert call["id"] not in [r["id"] for r in tool_responses(loop)]
+
+
+async def test_a_press_while_a_blocking_tool_runs_cancels_it_and_the_turn_starts_at_once(
+    loop_factory: LoopFactory, tmp_path: Path
+) -> None:
+    """Audio and activityStart may not go out while a blocking call is pending (protocol doc
+    section 3.2), so a barge-in press ends the daemon's own command (its process group is
+    killed), answers the call as cancelled, and then opens the new turn."""
+    work, table = slow_tool(tmp_path)
+    loop = await loop_factory(
+        settings={"tools": {"command": [table]}},
+        sim=SimOptions(pace=0.5, tool_call_every=1, tool_name="slow_lookup"),
+    )
+    await turn(loop)
+    await loop.wait_turns(1)
+    pids = await running_tool(loop, work)
+    (call,) = tool_calls(loop)
+    clip = loop.rt.utterance("Never mind, what time is it?")
+    await loop.ctl("press")
+    await until(lambda: not any(alive(p) for p in pids), 20, "the tool's process group to die")
+    await loop.rt.play(clip).finished()
+    await asyncio.sleep(0.3)
+    await loop.ctl("release")
+    _, second = await loop.wait_turns(2)
+    (answer,) = [r for r in tool_responses(loop) if r["id"] == call["id"]]
+    assert "cancel" in json.dumps(answer["response"]).lower(), answer
+    # The toolResponse went out before the new turn's activityStart (the simulator's parrot
+    # calls the tool again before its next answer: that call is answered at once).
+    kinds = [i.kind for i in loop.items() if i.kind in ("toolResponse", "activityStart")]
+    assert kinds[:3] == ["activityStart", "toolResponse", "activityStart"], kinds
+    found = align(second.audio, clip.reference(MIC_RATE))
+    assert found.correlation > 0.9 and found.lag >= 0, found
 
 
 async def _cancellation(loop: Loop) -> list[str]:
