@@ -175,6 +175,7 @@ class PulseServer:
                     f"pulseaudio exited with {self.process.returncode}: {self.log_tail()}"
                 )
             if self._answers():
+                self._wait_flowing(deadline)
                 return
             if time.monotonic() > deadline:
                 self.stop()
@@ -191,6 +192,34 @@ class PulseServer:
         )
         names = {line.split("\t")[1] for line in done.stdout.decode().splitlines() if "\t" in line}
         return done.returncode == 0 and {MIC_SINK, SPK_SINK} <= names
+
+    def _wait_flowing(self, deadline: float) -> None:
+        """Read a little from each monitor, so the first test's streams do not meet a server
+        that is still starting its sinks (a cold first stream can stall 0.5-2 s)."""
+        for sink in (MIC_SINK, SPK_SINK):
+            reader = subprocess.Popen(
+                ["parecord", "-d", f"{sink}.monitor", "--raw", "--format=s16le",
+                 f"--rate={SINK_RATE}", "--channels=1", "--latency-msec=20"],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                assert reader.stdout is not None
+                os.set_blocking(reader.stdout.fileno(), False)
+                got = 0
+                while got < SINK_RATE // 10 * 2 and time.monotonic() < deadline:  # 100 ms
+                    try:
+                        chunk = os.read(reader.stdout.fileno(), 65536)
+                    except BlockingIOError:
+                        time.sleep(0.01)
+                        continue
+                    if not chunk:
+                        raise RuntimeError(f"cannot record {sink}.monitor: {self.log_tail()}")
+                    got += len(chunk)
+            finally:
+                stop_process(reader)
 
     def pactl(self, *args: str) -> str:
         """Run pactl against this server; its stdout. Raises RuntimeError naming the failure."""
