@@ -34,7 +34,7 @@ SHORT = "Hello there."
 async def test_hold_to_talk_sends_the_spoken_audio_bracketed_and_plays_the_answer(
     loop_factory: LoopFactory,
 ) -> None:
-    loop = await loop_factory(sim=SimOptions(pace=0.5))
+    loop = await loop_factory()
     clip = loop.rt.utterance(QUESTION)
     await loop.ctl("press")
     playing = loop.rt.play(clip)

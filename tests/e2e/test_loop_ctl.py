@@ -175,7 +175,7 @@ async def test_mute_sends_nothing_and_survives_a_restart(loop_factory: LoopFacto
 
 @pytest.mark.slow
 async def test_the_turn_length_limit_ends_a_stuck_turn(loop_factory: LoopFactory) -> None:
-    loop = await loop_factory(settings={"limits": {"max_turn_s": 5}}, sim=SimOptions(pace=0.5))
+    loop = await loop_factory(settings={"limits": {"max_turn_s": 5}}, sim=SimOptions(pace=0))
     long_talk = (
         "This is a very long request that goes on and on, because the button is stuck, "
         "and the device must end the turn by itself after five seconds, whatever I say."

@@ -55,7 +55,7 @@ def tool_responses(loop: Loop) -> list[dict]:
 async def test_a_builtin_tool_call_is_answered(loop_factory: LoopFactory) -> None:
     loop = await loop_factory(
         settings={"live": {"tools": ["get_time"]}},
-        sim=SimOptions(pace=0.5, tool_call_every=1, tool_name="get_time"),
+        sim=SimOptions(pace=0, tool_call_every=1, tool_name="get_time"),
     )
     before = dt.date.today()
     await turn(loop)
@@ -123,7 +123,7 @@ async def test_an_operator_tool_cancelled_by_the_server_is_killed_with_its_child
     work, table = slow_tool(tmp_path)
     loop = await loop_factory(
         settings={"tools": {"command": [table]}},
-        sim=SimOptions(pace=0.5, tool_call_every=1, tool_name="slow_lookup"),
+        sim=SimOptions(pace=0, tool_call_every=1, tool_name="slow_lookup"),
     )
     await turn(loop)
     await loop.wait_turns(1)
@@ -149,7 +149,7 @@ async def test_a_press_while_a_blocking_tool_runs_cancels_it_and_the_turn_starts
     work, table = slow_tool(tmp_path)
     loop = await loop_factory(
         settings={"tools": {"command": [table]}},
-        sim=SimOptions(pace=0.5, tool_call_every=1, tool_name="slow_lookup"),
+        sim=SimOptions(pace=0, tool_call_every=1, tool_name="slow_lookup"),
     )
     await turn(loop)
     await loop.wait_turns(1)
@@ -199,7 +199,7 @@ async def test_end_conversation_closes_the_connection_and_drops_the_handle(
 ) -> None:
     loop = await loop_factory(
         settings={"live": {"tools": ["get_time", "end_conversation"], "resumption": True}},
-        sim=SimOptions(pace=0.5, tool_call_every=1, tool_name="end_conversation"),
+        sim=SimOptions(pace=0, tool_call_every=1, tool_name="end_conversation"),
     )
     await turn(loop, "Thanks, goodbye.")
     await loop.wait_turns(1)
@@ -223,7 +223,7 @@ async def test_after_the_follow_up_window_the_connection_closes_and_the_next_tur
     live.follow_up_window (silence is billed), and the handle is kept for the next turn."""
     loop = await loop_factory(
         settings={"live": {"follow_up_window": 1.0, "resumption": True}},
-        sim=SimOptions(pace=0.5),
+        sim=SimOptions(pace=0),
     )
     await turn(loop, "Hello there.")
     await loop.wait_turns(1)
