@@ -81,6 +81,7 @@ async def test_the_daemon_runs_answers_its_socket_and_stops_cleanly_on_sigterm(
 
 
 @needs_daemon
+@pytest.mark.slow
 async def test_sigterm_while_the_device_answers_stops_cleanly(loop_factory: Any) -> None:
     """systemctl stop in the middle of an answer: exit 0, the Live connection closed with 1000
     by the device, the speaker quiet at once."""

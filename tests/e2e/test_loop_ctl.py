@@ -53,6 +53,7 @@ async def test_say_sends_text_as_the_user_turn(loop_factory: LoopFactory) -> Non
     assert loop.audio_sent() == 0  # a text turn sends no microphone audio
 
 
+@pytest.mark.slow
 async def test_volume_changes_what_the_speaker_plays(loop_factory: LoopFactory) -> None:
     """The same answer (the parrot's chirp for a text turn) at 80 % and at 30 %."""
     loop = await loop_factory(settings={"audio": {"volume": 80}})

@@ -140,6 +140,7 @@ async def test_an_operator_tool_cancelled_by_the_server_is_killed_with_its_child
     assert call["id"] not in [r["id"] for r in tool_responses(loop)]
 
 
+@pytest.mark.slow
 async def test_a_press_while_a_blocking_tool_runs_cancels_it_and_the_turn_starts_at_once(
     loop_factory: LoopFactory, tmp_path: Path
 ) -> None:
@@ -194,6 +195,7 @@ async def _cancellation(loop: Loop) -> list[str]:
         ) from None
 
 
+@pytest.mark.slow
 async def test_end_conversation_closes_the_connection_and_drops_the_handle(
     loop_factory: LoopFactory,
 ) -> None:
@@ -216,6 +218,7 @@ async def test_end_conversation_closes_the_connection_and_drops_the_handle(
     assert "handle" not in (second.setup or {}).get("sessionResumption", {})
 
 
+@pytest.mark.slow
 async def test_after_the_follow_up_window_the_connection_closes_and_the_next_turn_resumes(
     loop_factory: LoopFactory,
 ) -> None:

@@ -75,6 +75,7 @@ async def test_a_spoken_utterance_is_one_turn_and_nothing_connects_before_it(
     assert audio_outside_turns(loop.items()) == 0
 
 
+@pytest.mark.slow
 async def test_an_utterance_shorter_than_the_minimum_never_connects(
     loop_factory: LoopFactory,
 ) -> None:
@@ -121,6 +122,7 @@ async def test_half_duplex_the_device_never_hears_itself_nor_talk_over_its_answe
     assert align(second.audio, later.reference(MIC_RATE)).correlation > 0.9
 
 
+@pytest.mark.slow
 async def test_a_voice_turn_with_the_servers_end_of_speech(loop_factory: LoopFactory) -> None:
     """vad.end_of_speech = "server": no activity markers; the speech is streamed from the
     trigger on, the server's VAD ends the turn, audioStreamEnd when the microphone closes."""
