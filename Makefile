@@ -69,7 +69,7 @@ demo: venv
 	echo "simulator: $$url"; \
 	GEMINI_API_KEY=demo-key $(VENV)/bin/edgevoice probe --config deploy/edgevoice.toml \
 	    --set live.endpoint=$$url --save-reply demo-reply.wav && \
-	echo "make demo: reply saved to demo-reply.wav. The voice daemon itself (edgevoice run) is not built yet." && \
+	echo "make demo: reply saved to demo-reply.wav. (The demo with the whole daemon on real-time audio devices is issue #11.)" && \
 	echo "To type edgevoice commands as README.md shows: . $(VENV)/bin/activate"
 
 bench: venv

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import tomllib
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -33,9 +34,11 @@ from edgevoice.config_rules import (
     Check,
     absolute_path_problem,
     check_value,
+    command_tool_problems,
     cross_checks,
     endpoint_problem,
     fallback_models_problem,
+    group_problem,
     language_codes_problem,
     model_id_problem,
     rate_problem,
@@ -51,11 +54,16 @@ DEFAULTS_SOURCE = "defaults"  # the source of a value nobody set
 OVERRIDE_SOURCE = "--set"
 MAX_OVERRIDE = 4096  # characters in one --set value
 MAX_PROBLEMS = 50  # problems listed in one ConfigError; the rest are counted
+MAX_COMMAND_TOOLS = 16  # [[tools.command]] tables
 VOICES = (
     "Zephyr Puck Charon Kore Fenrir Leda Orus Aoede Callirrhoe Autonoe Enceladus Iapetus Umbriel "
     "Algieba Despina Erinome Algenib Rasalgethi Laomedeia Achernar Alnilam Schedar Gacrux "
     "Pulcherrima Achird Zubenelgenubi Vindemiatrix Sadachbia Sadaltager Sulafat"
 ).split()  # docs/live-protocol.md section 9: the 30 voices of native-audio models
+
+
+# A structured field's parser: (the value, or None) and its problems as (key suffix, message).
+Parse = Callable[[Any], tuple[Any, list[tuple[str, str]]]]
 
 
 def setting(
@@ -69,12 +77,14 @@ def setting(
     check: Check | None = None,
     max_length: int | None = None,
     multiline: bool = False,
+    parse: Parse | None = None,
 ) -> Any:
     """Declare one config field: its default, what it means, its unit, its bounds and checks.
 
     `max_length` bounds a string's characters or a list's items (strings default to
     `config_rules.MAX_STRING`); `multiline` lets a string hold newlines and tabs (other control
-    characters are refused everywhere).
+    characters are refused everywhere). `parse` builds a structured value (a list of tables)
+    itself: it returns the value, or None with its problems as (key suffix, message) pairs.
     """
     meta = {
         "doc": doc,
@@ -85,11 +95,61 @@ def setting(
         "check": check,
         "max_length": max_length,
         "multiline": multiline,
+        "parse": parse,
     }
     if isinstance(default, (list, tuple)):
         value = tuple(default)
         return field(default_factory=lambda: value, metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def _parse_command_tools(
+    value: Any,
+) -> tuple[tuple[CommandTool, ...] | None, list[tuple[str, str]]]:
+    """The [[tools.command]] tables as CommandTools, or None and every problem found."""
+    if not isinstance(value, (list, tuple)):
+        return None, [("", "must be a list of tables: write each tool as [[tools.command]]")]
+    problems: list[tuple[str, str]] = []
+    if len(value) > MAX_COMMAND_TOOLS:
+        return None, [("", f"declares {len(value)} tools; at most {MAX_COMMAND_TOOLS}")]
+    tools: list[CommandTool] = []
+    names: set[str] = set()
+    for index, table in enumerate(value, 1):
+        where = f"[{index}]"
+        if not isinstance(table, Mapping):
+            problems.append((where, "must be a table: write each tool as [[tools.command]]"))
+            continue
+        found = command_tool_problems(table)
+        problems += [(where + suffix, message) for suffix, message in found]
+        if found:
+            continue
+        name = str(table["name"])
+        if name in names:
+            problems.append((f"{where}.name", f"{name!r} is declared twice"))
+            continue
+        names.add(name)
+        parameters = table.get("parameters")
+        tools.append(
+            CommandTool(
+                name=name,
+                description=str(table["description"]),
+                argv=tuple(table["argv"]),
+                parameters=_plain(parameters) if parameters is not None else None,
+                timeout_s=float(table.get("timeout_s", 10.0)),
+                behavior=str(table.get("behavior", "blocking")),
+                scheduling=str(table.get("scheduling", "when_idle")),
+            )
+        )
+    return (None if problems else tuple(tools)), problems
+
+
+def _plain(value: Any) -> Any:
+    """A TOML value (already checked to be JSON-like) as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,8 +265,10 @@ class LiveConfig:
         maximum=131072,  # the input limit of the Live models (section 9)
     )
     tools: tuple[str, ...] = setting(
-        ("get_time",),
-        "Local tools the model may call (allow-list).",
+        ("get_time", "get_volume", "set_volume", "end_conversation"),
+        "Built-in tools the model may call (allow-list): get_time, get_volume, set_volume, "
+        "mute (the microphone; only a person can unmute it) and end_conversation. Operator "
+        "commands are declared in [tools].",
         check=tools_problem,
         max_length=len(LOCAL_TOOLS),
     )
@@ -350,6 +412,16 @@ class ButtonConfig:
     )
     pull_up: bool = setting(True, "Internal pull-up (button wired to ground).")
     bounce_ms: int = setting(30, "Debounce time.", unit="ms", minimum=0, maximum=1000)
+    long_press_s: float = setting(
+        2.0,
+        "In toggle mode, holding the button this long ends the conversation: the connection "
+        "closes and the resumption handle is dropped, so the next click starts afresh. (In "
+        "hold mode holding is talking: the conversation ends after live.follow_up_window, "
+        "with `edgevoice ctl cancel`, or when the model ends it.)",
+        unit="s",
+        minimum=0.5,
+        maximum=30,
+    )
 
 
 @dataclass(frozen=True)
@@ -357,8 +429,29 @@ class LedConfig:
     """The status LED."""
 
     enabled: bool = setting(False, "Drive a status LED.")
-    pin: int = setting(27, "BCM GPIO number of the LED.", minimum=0, maximum=27)
-    active_high: bool = setting(True, "LED lights when the pin is high.")
+    kind: str = setting(
+        "single",
+        "single: one LED on led.pin, switched on and off (states differ in rhythm); pwm: one "
+        "LED on led.pin driven with PWM, so the thinking and speaking patterns fade; rgb: an "
+        "RGB LED on red_pin, green_pin and blue_pin (states differ in colour).",
+        choices=("single", "pwm", "rgb"),
+    )
+    pin: int = setting(
+        27, "BCM GPIO number of the LED (kind single or pwm).", minimum=0, maximum=27
+    )
+    red_pin: int = setting(
+        22, "BCM GPIO number of the red LED of an RGB LED (kind rgb).", minimum=0, maximum=27
+    )
+    green_pin: int = setting(
+        23, "BCM GPIO number of the green LED of an RGB LED (kind rgb).", minimum=0, maximum=27
+    )
+    blue_pin: int = setting(
+        24, "BCM GPIO number of the blue LED of an RGB LED (kind rgb).", minimum=0, maximum=27
+    )
+    active_high: bool = setting(
+        True,
+        "LED lights when the pin is high (false: wired to 3.3 V, or a common-anode RGB LED).",
+    )
 
 
 @dataclass(frozen=True)
@@ -370,6 +463,14 @@ class VadConfig:
     )
     onset_ms: int = setting(
         120, "Speech needed before the trigger fires.", unit="ms", minimum=20, maximum=2000
+    )
+    min_utterance_ms: int = setting(
+        400,
+        "Speech a voice turn needs before anything is sent, so a cough or a door does not "
+        "become a turn (at least vad.onset_ms). The longest turn is limits.max_turn_s.",
+        unit="ms",
+        minimum=20,
+        maximum=5000,
     )
     end_ms: int = setting(
         800,
@@ -396,6 +497,98 @@ class VadConfig:
         unit="ms",
         minimum=0,
         maximum=5000,
+    )
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Limits a person can rely on: a stuck button or a noisy room cannot run up a bill."""
+
+    max_turn_s: float = setting(
+        60.0,
+        "Longest user turn, by button, voice or `edgevoice ctl`; the turn then ends with the "
+        "limit earcon and one journal line.",
+        unit="s",
+        minimum=5,
+        maximum=3600,
+    )
+    daily_audio_s: float = setting(
+        3600.0,
+        "Seconds of microphone audio sent per local day; 0 = no cap. Reaching it ends the turn "
+        "with the limit earcon, and no turn starts again until the next day (text from "
+        "`edgevoice ctl say` still works). Kept across restarts.",
+        unit="s",
+        minimum=0,
+        maximum=86400,
+    )
+
+
+@dataclass(frozen=True)
+class EarconsConfig:
+    """Short tones for what a person cannot see (made on the device, no media files)."""
+
+    listen_start: bool = setting(
+        True, "Two rising notes when a button or `edgevoice ctl` turn starts listening."
+    )
+    listen_end: bool = setting(True, "Two falling notes when a turn stops listening.")
+    error: bool = setting(
+        True, "Two low buzzes when a connection fails or an answer stalls (see the journal)."
+    )
+    offline: bool = setting(True, "Three falling notes when an open connection is lost.")
+    limit: bool = setting(
+        True, "Three quick high notes when a turn reaches limits.max_turn_s or the daily cap."
+    )
+
+
+@dataclass(frozen=True)
+class CommandTool:
+    """One `[[tools.command]]`: a command the model may run (edgevoice.adapters.tool_runner).
+
+    `parameters` is the JSON schema of its arguments (None: it takes none); each argument
+    reaches the command as the environment variable EDGEVOICE_ARG_<NAME>, never on its command
+    line. `behavior` and `scheduling` are the config's words ("blocking", "when_idle").
+    """
+
+    name: str
+    description: str
+    argv: tuple[str, ...]
+    parameters: Mapping[str, Any] | None = field(default=None, hash=False)
+    timeout_s: float = 10.0
+    behavior: str = "blocking"
+    scheduling: str = "when_idle"
+
+
+@dataclass(frozen=True)
+class ToolsConfig:
+    """Operator tools: commands the model may run (the built-ins are live.tools)."""
+
+    command: tuple[CommandTool, ...] = setting(
+        (),
+        "Commands the model may call, each a [[tools.command]] table: name, description (what "
+        "the model is told), argv (the command and its fixed arguments; the first an absolute "
+        "path; never a shell), parameters (a JSON schema of the arguments, passed as "
+        "environment variables EDGEVOICE_ARG_<NAME>), timeout_s (default 10), behavior "
+        "(blocking: the answer waits for the result; non_blocking: the model goes on talking) "
+        "and scheduling (when_idle, interrupt or silent: how a non-blocking result is used). "
+        "A model family that cannot run the behaviour gets the other one.",
+        parse=lambda value: _parse_command_tools(value),
+        max_length=16,
+    )
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """The control socket `edgevoice ctl` talks to: <paths.runtime_dir>/control.sock."""
+
+    enabled: bool = setting(
+        True, "Listen on the control socket (scripts, home automation, `edgevoice ctl`)."
+    )
+    group: str = setting(
+        "",
+        "Group of the socket file (mode 0660): its members may drive the device. Empty: the "
+        "daemon's own group.",
+        check=group_problem,
+        max_length=32,
     )
 
 
@@ -456,6 +649,10 @@ class Config:
     button: ButtonConfig = field(default_factory=ButtonConfig)
     led: LedConfig = field(default_factory=LedConfig)
     vad: VadConfig = field(default_factory=VadConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    earcons: EarconsConfig = field(default_factory=EarconsConfig)
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
     reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     log: LogConfig = field(default_factory=LogConfig)
@@ -623,7 +820,18 @@ def _build_section(
             problems.append(ConfigProblem(key, _unknown("key", name, fields, len(problems)), where))
             ok = False
             continue
-        message = check_value(value, hints[name], fields[name].metadata)
+        meta = fields[name].metadata
+        parse: Parse | None = meta.get("parse")
+        if parse is not None:
+            built, found = parse(value)
+            for suffix, problem in found:
+                problems.append(ConfigProblem(printable(key + suffix, 120), problem, where))
+            if built is None or found:
+                ok = False
+            else:
+                kwargs[name] = built
+            continue
+        message = check_value(value, hints[name], meta)
         if message is not None:
             problems.append(ConfigProblem(key, message, where))
             ok = False
@@ -691,7 +899,17 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    if isinstance(value, tuple):
+    if isinstance(value, CommandTool):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if fields["parameters"] is None:
+            del fields["parameters"]
+        return _toml_value(fields)
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, (tuple, list)):
+        if value and isinstance(value[0], CommandTool):  # one table per line
+            return "[\n" + "".join(f"  {_toml_value(v)},\n" for v in value) + "]"
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     escaped = (
         str(value)
@@ -701,3 +919,11 @@ def _toml_value(value: Any) -> str:
         .replace("\t", "\\t")
     )
     return f'"{escaped}"'
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(key: Any) -> str:
+    text = str(key)
+    return text if _BARE_KEY.fullmatch(text) else _toml_value(text)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from edgevoice.errors import ConfigProblem
+from edgevoice.live.json_schema import schema_problems
 from edgevoice.live.models import (
     DEFAULT_MODEL,
     KNOWN_MODELS,
@@ -200,6 +201,138 @@ def tools_problem(value: Any) -> str | None:
     return None
 
 
+def group_problem(value: Any) -> str | None:
+    """Why `value` is not a group name or id for the control socket (None: fine or empty)."""
+    if value and not _GROUP.fullmatch(str(value)):
+        return (
+            f"{show(value)} is not a group name (lower-case letters, digits, '_' and '-', not "
+            "starting with a digit or '-') or a numeric group id"
+        )
+    return None
+
+
+_GROUP = re.compile(r"[a-z_][a-z0-9_-]{0,31}|[0-9]{1,10}")
+
+# --------------------------------------------------------------------------------------------
+# Operator tools ([[tools.command]])
+
+COMMAND_FIELDS = (
+    "name",
+    "description",
+    "argv",
+    "parameters",
+    "timeout_s",
+    "behavior",
+    "scheduling",
+)
+COMMAND_BEHAVIORS = ("blocking", "non_blocking")
+COMMAND_SCHEDULINGS = ("when_idle", "interrupt", "silent")
+COMMAND_TIMEOUT_RANGE = (0.1, 600.0)  # s
+MAX_ARGV = 64  # items of one argv
+# A tool name becomes a function name the model calls: letters, digits and '_' (the Live API
+# also takes '.' and '-', which a person reading the journal would mistake for punctuation).
+_TOOL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def command_tool_problems(table: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What is wrong with one [[tools.command]] table, as (".field", message) pairs."""
+    problems: list[tuple[str, str]] = []
+    for key in table:
+        if key not in COMMAND_FIELDS:
+            close = difflib.get_close_matches(str(key)[:64], COMMAND_FIELDS, n=1, cutoff=0.6)
+            known = ", ".join(COMMAND_FIELDS)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {known}"
+            problems.append((f".{printable(str(key), 40)}", f"unknown key{hint}"))
+    name = table.get("name")
+    if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
+        problems.append(
+            (
+                ".name",
+                f"{show(name)} is not a tool name: letters, digits and '_', at most 64, not "
+                "starting with a digit"
+                if name is not None
+                else "is missing: name the function the model calls",
+            )
+        )
+    elif name in LOCAL_TOOLS:
+        problems.append(
+            (".name", f"{name!r} is a built-in tool; list it in live.tools, or pick another name")
+        )
+    description = table.get("description")
+    if not isinstance(description, str) or not description.strip():
+        problems.append((".description", "is missing: say what the tool does (the model reads it)"))
+    elif len(description) > MAX_STRING or _has_control_characters(description, False):
+        problems.append(
+            (".description", f"must be one line of at most {MAX_STRING} printable characters")
+        )
+    problems += [(".argv", message) for message in _argv_problems(table.get("argv"))]
+    parameters = table.get("parameters")
+    if parameters is not None:
+        json_problem = _json_problem(parameters, "parameters")
+        if json_problem is not None:
+            problems.append((".parameters", json_problem))
+        else:
+            problems += [(".parameters", p) for p in schema_problems(parameters)[:5]]
+    timeout = table.get("timeout_s", 10.0)
+    low, high = COMMAND_TIMEOUT_RANGE
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or not low <= timeout <= high
+    ):
+        problems.append((".timeout_s", f"{show(timeout)} is not a number of seconds {low}-{high}"))
+    for key, choices in (("behavior", COMMAND_BEHAVIORS), ("scheduling", COMMAND_SCHEDULINGS)):
+        value = table.get(key, choices[0])
+        if value not in choices:
+            problems.append((f".{key}", f"{show(value)} is not one of {', '.join(choices)}"))
+    return problems
+
+
+def _argv_problems(argv: Any) -> list[str]:
+    if argv is None:
+        return ['is missing: give the command as a list, e.g. ["/usr/local/bin/lights", "on"]']
+    if not isinstance(argv, (list, tuple)) or not argv or not all(isinstance(a, str) for a in argv):
+        return ["must be a non-empty list of strings (the command and its fixed arguments)"]
+    if len(argv) > MAX_ARGV:
+        return [f"has {len(argv)} items; at most {MAX_ARGV}"]
+    for item in argv:
+        if len(item) > MAX_STRING or _has_control_characters(item, False) or not item:
+            return [f"{show(item)} must be non-empty printable text of at most {MAX_STRING}"]
+    if not argv[0].startswith("/"):
+        return [
+            f"{show(argv[0])} must be an absolute path (the daemon does not search PATH for a "
+            "command the model may run)"
+        ]
+    return []
+
+
+_JSON_DEPTH = 16
+
+
+def _json_problem(value: Any, path: str, depth: int = 0) -> str | None:
+    """Why `value` (from TOML) is not plain JSON: a date or time, a non-finite number."""
+    if depth > _JSON_DEPTH:
+        return f"{path} nests more than {_JSON_DEPTH} levels deep"
+    if isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path} holds {value}, not a finite number"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            problem = _json_problem(item, f"{path}.{printable(str(key), 40)}", depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            problem = _json_problem(item, f"{path}[{index}]", depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    return f"{path} holds a {type(value).__name__}, which JSON schema has no type for"
+
+
 def _type_name(tp: Any) -> str:
     if tp is bool:
         return "true or false"
@@ -328,17 +461,29 @@ def _general(config: Config) -> list[ConfigProblem]:
             f"{reconnect.initial_delay} s is above reconnect.max_delay ({reconnect.max_delay} s)",
             "reconnect.max_delay",
         )
-    if (
-        config.led.enabled
-        and config.trigger.mode != "voice"
-        and config.led.pin == config.button.pin
-    ):
+    problems += _pin_problems(config)
+    vad, limits = config.vad, config.limits
+    if vad.min_utterance_ms < vad.onset_ms:
         problem(
-            "led.pin",
-            f"GPIO {config.led.pin} is already button.pin; pick another",
-            "led.enabled",
-            "button.pin",
-            "trigger.mode",
+            "vad.min_utterance_ms",
+            f"{vad.min_utterance_ms} ms is shorter than vad.onset_ms ({vad.onset_ms} ms): a "
+            "turn needs at least the onset",
+            "vad.onset_ms",
+        )
+    if limits.max_turn_s * 1000 < vad.min_utterance_ms + vad.end_ms:
+        problem(
+            "limits.max_turn_s",
+            f"{limits.max_turn_s:g} s is shorter than vad.min_utterance_ms + vad.end_ms "
+            f"({vad.min_utterance_ms} + {vad.end_ms} ms), the longest a voice candidate lasts",
+            "vad.min_utterance_ms",
+            "vad.end_ms",
+        )
+    if 0 < limits.daily_audio_s < limits.max_turn_s:
+        problem(
+            "limits.daily_audio_s",
+            f"{limits.daily_audio_s:g} s a day is less than one turn (limits.max_turn_s = "
+            f"{limits.max_turn_s:g} s); raise it, or 0 for no cap",
+            "limits.max_turn_s",
         )
     if config.vad.end_of_speech == "server" and config.trigger.mode != "voice":
         # The button brackets its turns with activityStart/End, which needs server VAD off for
@@ -369,6 +514,34 @@ def _general(config: Config) -> list[ConfigProblem]:
             f"lists live.model ({primary!r}) itself; a fallback must be another model",
             "live.model",
         )
+    return problems
+
+
+def _pin_problems(config: Config) -> list[ConfigProblem]:
+    """GPIO pins used twice (the button's and the LED's, when both are in use)."""
+    used: dict[int, str] = {}
+    keys: list[str] = []
+    if config.trigger.mode != "voice":
+        keys.append("button.pin")
+    if config.led.enabled:
+        if config.led.kind == "rgb":
+            keys += ["led.red_pin", "led.green_pin", "led.blue_pin"]
+        else:
+            keys.append("led.pin")
+    problems = []
+    for key in keys:
+        section, name = key.split(".")
+        pin = getattr(getattr(config, section), name)
+        if pin in used:
+            problems.append(
+                ConfigProblem(
+                    key,
+                    f"GPIO {pin} is already {used[pin]}; pick another",
+                    config.source_of(key, used[pin], "led.enabled", "led.kind", "trigger.mode"),
+                )
+            )
+        else:
+            used[pin] = key
     return problems
 
 

@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from edgevoice.limits import DayUsage
+
 MIC_RATE: Final = 16_000  # Hz: what the Live API takes natively (audio/pcm;rate=16000)
 SPEAKER_RATE: Final = 24_000  # Hz: what the Live API sends (audio/pcm;rate=24000)
 FRAME_MS: Final = 20  # ms per microphone frame handed to the rest of the daemon
@@ -200,11 +202,13 @@ class ResumptionHandle:
 @dataclass(frozen=True)
 class SavedState:
     """What survives a restart. `volume` is None until someone changed it at run time (the
-    config's audio.volume applies then)."""
+    config's audio.volume applies then). `usage` is the day's usage (`limits.DayUsage`), so a
+    restart does not reset the daily cap; None until the first turn."""
 
     resumption: ResumptionHandle | None = None
     muted: bool = False
     volume: int | None = None  # percent, 0-100
+    usage: DayUsage | None = None
 
 
 class StateStore(Protocol):
@@ -232,6 +236,9 @@ class StateStore(Protocol):
 
     def save_volume(self, percent: int) -> None:
         """Remember the playback volume (0-100 %); raises ValueError outside that range."""
+
+    def save_usage(self, usage: DayUsage) -> None:
+        """Remember the day's usage (audio seconds sent, tokens, turns)."""
 
     def write_if_due(self) -> None:
         """Write a pending change once the write interval has passed (call it periodically,

@@ -3,7 +3,8 @@
 The file is `<paths.state_dir>/state.json`::
 
     {"version": 1, "resumption": {"handle": "...", "issued_at": 1767225600.0},
-     "muted": false, "volume": 80}
+     "muted": false, "volume": 80,
+     "usage": {"day": "2026-11-05", "audio_seconds": 12.5, "tokens": 900, "turns": 3}}
 
 Writing. Every write is atomic: a fresh temp file (mode 0600, O_EXCL) in the same directory,
 then a rename over the old file, so a reader (or a crash) sees the old state or the new one,
@@ -40,6 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgevoice.limits import DayUsage
 from edgevoice.ports import ResumptionHandle, SavedState, StateStore
 from edgevoice.redact import printable
 
@@ -132,6 +134,9 @@ class JsonStateStore:
             raise ValueError(f"volume must be a whole percent from 0 to 100, not {percent!r}")
         self._change(volume=percent)
 
+    def save_usage(self, usage: DayUsage) -> None:
+        self._change(usage=usage)
+
     def write_if_due(self) -> None:
         with self._lock:
             if self._dirty and self._due():
@@ -160,6 +165,7 @@ class JsonStateStore:
                 resumption=fields.get("resumption", old.resumption),
                 muted=fields.get("muted", old.muted),
                 volume=fields.get("volume", old.volume),
+                usage=fields.get("usage", old.usage),
             )
             if new == old:
                 return
@@ -264,6 +270,8 @@ def _encode(state: SavedState) -> bytes:
         }
     if state.volume is not None:
         document["volume"] = state.volume
+    if state.usage is not None:
+        document["usage"] = state.usage.to_json()
     return (json.dumps(document, ensure_ascii=True, allow_nan=False) + "\n").encode("ascii")
 
 
@@ -292,7 +300,13 @@ def _decode(data: bytes) -> tuple[SavedState, str | None]:
     ):
         bad.append("volume")
         volume = None
-    state = SavedState(resumption=resumption, muted=muted, volume=volume)
+    usage = None
+    if document.get("usage") is not None:
+        try:
+            usage = DayUsage.from_json(document["usage"])
+        except ValueError:
+            bad.append("usage")
+    state = SavedState(resumption=resumption, muted=muted, volume=volume, usage=usage)
     if bad:
         return state, f"bad value for {', '.join(bad)} (using the default for it)"
     return state, None

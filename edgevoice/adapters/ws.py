@@ -64,7 +64,7 @@ from edgevoice.credentials import Credential
 from edgevoice.errors import ConnectError, RemoteProtocolError, SessionClosedError
 from edgevoice.live.endpoint import Endpoint, is_loopback
 from edgevoice.live.events import IgnoredFields, ServerEvent, SetupComplete
-from edgevoice.live.frames import Setup
+from edgevoice.live.frames import Scheduling, Setup
 from edgevoice.live.session import HeldBack, LiveSession
 
 log = logging.getLogger("edgevoice.ws")
@@ -214,9 +214,17 @@ class LiveConnection:
         self.session.audio_stream_end()
         await self._flush()
 
-    async def send_tool_response(self, call_id: str, name: str, response: dict[str, Any]) -> None:
+    async def send_tool_response(
+        self,
+        call_id: str,
+        name: str,
+        response: dict[str, Any],
+        scheduling: Scheduling | None = None,
+    ) -> None:
+        """Answer a pending tool call (`LiveSession.send_tool_response`: `scheduling` only for a
+        call that does not block; `live.tools.scheduling_for` picks it)."""
         self._check_open()
-        self.session.send_tool_response(call_id, name, response)
+        self.session.send_tool_response(call_id, name, response, scheduling)
         await self._flush()
 
     def _check_open(self) -> None:

@@ -22,6 +22,8 @@ what goes on the wire; "unset" sends nothing and leaves the model its default):
 - live.transcription_languages -> transcription_language_codes, as they are.
 - live.api_version and auth.token_command -> api_version and constrained_endpoint: ephemeral
   tokens always go to the v1alpha Constrained endpoint.
+- live.tools and [[tools.command]] -> function_declarations: the built-ins, then the operator
+  commands, each with the behaviour the model's family runs it with.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from edgevoice.config import Config
+from edgevoice.config import CommandTool, Config
 from edgevoice.config_rules import effective_api_version, unknown_models
 from edgevoice.credentials import CredentialKind
 from edgevoice.errors import ConfigError, ConfigProblem, EdgevoiceError
@@ -37,13 +39,16 @@ from edgevoice.live.endpoint import Endpoint
 from edgevoice.live.frames import (
     ActivityDetection,
     ActivityHandling,
+    FunctionDeclaration,
+    Scheduling,
     Setup,
     SlidingWindowCompression,
     TurnCoverage,
 )
+from edgevoice.live.json_schema import live_parameters
 from edgevoice.live.models import Thinking, bare_model_id, rules_for
 from edgevoice.live.setup_rules import SetupError
-from edgevoice.live.tools import declarations_for
+from edgevoice.live.tools import Timing, behavior_for, declarations_for
 from edgevoice.redact import printable
 
 ACTIVITY_HANDLING = {
@@ -57,6 +62,11 @@ TURN_COVERAGE = {
     "audio_activity_and_all_video": TurnCoverage.TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO,
 }
 PROACTIVE_AUDIO = {"auto": None, "on": True, "off": False}
+SCHEDULING = {
+    "when_idle": Scheduling.WHEN_IDLE,
+    "interrupt": Scheduling.INTERRUPT,
+    "silent": Scheduling.SILENT,
+}
 
 # Setup field -> the config key a person changes to fix it.
 FIELD_KEYS = {
@@ -70,7 +80,7 @@ FIELD_KEYS = {
     "affective_dialog": "live.affective_dialog",
     "activity_handling": "live.activity_handling",
     "turn_coverage": "live.turn_coverage",
-    "function_declarations": "live.tools",
+    "function_declarations": "live.tools",  # or tools.command
     "api_version": "live.api_version",
     "compression": "live.compression_trigger_tokens",
     "activity_detection": "vad.end_ms",
@@ -173,9 +183,29 @@ def build_setup(config: Config, model: str) -> Setup:
         thinking_level=live.thinking_level or None,
         proactive_audio=PROACTIVE_AUDIO[live.proactive_audio],
         affective_dialog=True if live.affective_dialog else None,
-        function_declarations=declarations_for(live.tools, model),
+        function_declarations=(
+            *declarations_for(live.tools, model),
+            *(operator_declaration(tool, model) for tool in config.tools.command),
+        ),
         api_version=effective_api_version(config),
         constrained_endpoint=bool(config.auth.token_command),
+    )
+
+
+def operator_timing(tool: CommandTool) -> Timing:
+    """How an operator tool wants its result used: `behavior` blocking means the answer waits
+    for it; `scheduling` is how a result that runs non-blocking is used."""
+    return Timing(waits=tool.behavior == "blocking", scheduling=SCHEDULING[tool.scheduling])
+
+
+def operator_declaration(tool: CommandTool, model: str) -> FunctionDeclaration:
+    """The declaration of an operator tool for `model`: its behaviour is the configured one
+    where the model's family runs it, else the other one (as for the built-ins)."""
+    return FunctionDeclaration(
+        name=tool.name,
+        description=tool.description,
+        parameters=live_parameters(tool.parameters) if tool.parameters is not None else None,
+        behavior=behavior_for(operator_timing(tool), model),
     )
 
 

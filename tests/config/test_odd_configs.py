@@ -3,8 +3,9 @@ round trip against the simulator; none ends in a traceback (issue 7, "What it mu
 the configs of section 2 and the hostile files of section 4).
 
 "Starts" means the real `edgevoice probe` (in this process, on a worker thread) connects to the
-real simulator on loopback with the config, speaks a turn and gets the spoken answer back. A
-refused config is refused the same way by `check-config`, `run` and `probe`: one path.
+real simulator on loopback with the config, speaks a turn and gets the spoken answer back, and
+`edgevoice run` (a process) starts the daemon and stops cleanly on SIGTERM. A refused config is
+refused the same way by `check-config`, `run` and `probe`: one path.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +111,39 @@ def test_the_table_covers_both_outcomes() -> None:
     assert len(refused) >= 13 and len(CASES) - len(refused) >= 8
 
 
+async def run_daemon(argv: list[str], directory: Path) -> tuple[int, str]:
+    """`edgevoice run` as a process, until it says it is running; then SIGTERM. Its exit status
+    and stderr. State and socket go to `directory`, never /var/lib or /run."""
+    paths = [
+        "--set",
+        f'paths.state_dir="{directory / "state"}"',
+        "--set",
+        f'paths.runtime_dir="{directory / "run"}"',
+    ]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "edgevoice", "run", *argv, *paths,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "GEMINI_API_KEY": KEY},
+    )  # fmt: skip
+    assert process.stderr is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(60):  # a hang guard
+            while line := (await process.stderr.readline()).decode():
+                lines.append(line)
+                if "edgevoice is running" in line:
+                    process.send_signal(signal.SIGTERM)
+            await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, "".join(lines)
+
+
 def config_argv(case: Case, directory: Path) -> list[str]:
     if case.file is not None:
         path = case.file(directory)
@@ -156,10 +192,10 @@ async def test_accepted_configs_start_and_complete_a_round_trip(
     status, out, err = run_cli(capsys, "check-config", *argv)
     assert status == 0, err
     assert "Traceback" not in out + err
-    # `run` validates the same way and then stops: the conversation loop is not built yet (69).
-    status, out, err = run_cli(capsys, "run", *argv)
-    assert status == 69, err
-    assert "Traceback" not in out + err
+    # `run` validates the same way and starts the daemon (a process: it runs until SIGTERM).
+    status, err = await run_daemon(argv, tmp_path)
+    assert status == 0, err
+    assert "Traceback" not in err
     async with sim_factory() as sim:
         probe = ["probe", *argv, "--set", f"live.endpoint={sim.url}", "--timeout", "60"]
         status = await asyncio.to_thread(main, probe)

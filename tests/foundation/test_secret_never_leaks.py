@@ -59,14 +59,16 @@ def test_cli_and_logs_never_show_the_key(
     for argv in (
         ["check-config", "--config", str(config), "-v"],
         ["check-config", "--config", str(config), "--require-key"],
-        ["run", "--config", str(config), "--log-level", "debug"],
         ["version", "--all"],
     ):
         result = cli(*argv)
         outputs += [result.out, result.err]
-    monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    result = cli("run", "--config", str(REPO / "deploy/edgevoice.toml"), "-v")
-    outputs += [result.out, result.err]
+    # The daemon runs until SIGTERM: as a process, started and stopped.
+    outputs.append(run_daemon(["--config", str(config), "--log-level", "debug"], tmp_path))
+    env = {"GEMINI_API_KEY": KEY}
+    outputs.append(
+        run_daemon(["--config", str(REPO / "deploy/edgevoice.toml"), "-v"], tmp_path, env)
+    )
     key_file.chmod(0o644)  # now refused: the refusal must not quote the key either
     result = cli("check-config", "--config", str(config))
     assert result.status == 78
@@ -76,6 +78,32 @@ def test_cli_and_logs_never_show_the_key(
     joined = "\n".join(outputs)
     assert "credential" in joined  # the runs above did log and print something
     assert KEY not in joined
+
+
+def run_daemon(argv: list[str], directory: Path, env: dict[str, str] | None = None) -> str:
+    """`edgevoice run ARGV` until it says it is running, then SIGTERM (it must exit 0); its
+    output. State and socket go to `directory`."""
+    paths = ["--set", f'paths.state_dir="{directory}/state"']
+    paths += ["--set", f'paths.runtime_dir="{directory}/run"']
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edgevoice", "run", *argv, *paths],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stdout is not None
+    lines = []
+    deadline = time.monotonic() + HANG_GUARD
+    for line in process.stdout:
+        lines.append(line)
+        if "edgevoice is running" in line:
+            process.terminate()
+        if time.monotonic() > deadline:  # a hang guard
+            process.kill()
+    assert process.wait(HANG_GUARD) == 0, "".join(lines)
+    return "".join(lines)
 
 
 def test_log_lines_are_scrubbed_even_when_code_passes_the_raw_key(tmp_path: Path) -> None:

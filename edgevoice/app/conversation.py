@@ -1,0 +1,819 @@
+"""The conversation controller: one queue of inputs, dispatched one at a time with `match`.
+
+Everything that happens reaches the controller as an input (`edgevoice.app.inputs`): a
+microphone frame, a press, a server event, a timer, a control request. `dispatch` handles each
+to the end without awaiting anything, so the controller's view never changes under its feet:
+sending goes through the connection's outbox (`edgevoice.app.link`), playing through the
+speaker (`edgevoice.app.speaker`), tools and timers run as tasks that report back as inputs.
+
+The rules it keeps (issue #9, DESIGN.md sections 3 and 4):
+
+- **Nothing before a trigger.** A connection is opened on a press, a voice trigger (after the
+  minimum utterance) or `ctl say`, never while nobody speaks. The pre-roll and what is said
+  while connecting wait in the outbox and go out right after setupComplete and activityStart.
+- **Turns**: hold-to-talk (press, release), click-to-toggle, voice (the gate's end of speech;
+  activityEnd, or audioStreamEnd under server VAD), text. A very short press still sends a
+  well-formed activityStart/activityEnd pair. A press while the device speaks barges in:
+  playback is cleared at once and what is left of the old answer is dropped.
+- **After the answer**: the connection stays open for `live.follow_up_window`, then closes
+  (1000). The **response watchdog** drops a connection that says nothing for
+  `live.response_timeout` after the user's turn ended (a silent turn is an answer, not a stall;
+  a tool of ours that runs pauses it). A long press, `ctl cancel` or the model's
+  end_conversation end the conversation: close 1000, the resumption handle dropped.
+- **Limits**: `limits.max_turn_s` and `limits.daily_audio_s` end the turn with the LIMIT earcon
+  and one journal line; usage is kept per day (state store) with the tokens the server reports.
+- **Mute**: nothing leaves the device (the microphone path drops every frame), the MUTED LED,
+  kept across restarts.
+- **The LED** shows LISTENING exactly while audio is leaving the device: the sender reports
+  when the turn's audio starts and stops going out.
+- **Errors** follow `errors.disposition()` through the `ConnectionPolicy`: a failed or lost
+  connection gives an earcon and one journal line, and the next trigger retries (resuming with
+  the handle when it may); a fatal one leaves the device in ERROR, saying what needs attention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from edgevoice import control_protocol as cp
+from edgevoice.app.control import answer_request
+from edgevoice.app.inputs import (
+    Click,
+    ControlInput,
+    EndConversation,
+    Input,
+    LinkEnded,
+    LinkEvent,
+    LinkUp,
+    MicFrame,
+    PlaybackDone,
+    Press,
+    Release,
+    Sent,
+    Source,
+    TimerFired,
+    ToolDone,
+)
+from edgevoice.app.link import (
+    Audio,
+    BeginActivity,
+    Connector,
+    EndActivity,
+    Link,
+    StreamEnd,
+    Text,
+    ToolAnswer,
+)
+from edgevoice.app.mic import MicPath
+from edgevoice.app.policy import ConnectionPolicy, describe
+from edgevoice.app.speaker import Player, Speaker
+from edgevoice.app.status import Counters, Latency
+from edgevoice.app.tools import CANCELLED_BY_PERSON, Answer, ToolCalls
+from edgevoice.audio.earcons import Earcon
+from edgevoice.audio.vad_gate import Ended, Rejected, Speech, Triggered
+from edgevoice.config import Config
+from edgevoice.errors import Action, ErrorClass, SessionClosedError
+from edgevoice.limits import UsageLedger
+from edgevoice.live.events import (
+    AudioChunk,
+    FunctionCall,
+    GoAway,
+    InteractionUpdate,
+    Interrupted,
+    ServerEvent,
+    SessionResumptionUpdate,
+    ToolCall,
+    ToolCallCancellation,
+    TurnComplete,
+    UsageMetadata,
+)
+from edgevoice.live.json_view import JsonValue
+from edgevoice.live.models import Family, family_of
+from edgevoice.live.tools import EndConversation as EndConversationAction
+from edgevoice.live.tools import Mute as MuteAction
+from edgevoice.live.tools import SetVolume, ToolContext
+from edgevoice.ports import DeviceState, Indicator, StateStore
+
+log = logging.getLogger("edgevoice.conversation")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class Turn:
+    """The open user turn."""
+
+    number: int
+    source: Source
+    held: bool  # hold-to-talk: the release ends it
+    voice: bool  # opened by the voice gate, which ends it
+    started_at: float
+
+
+class Conversation:
+    """The controller (see the module docstring). Build it, `await run()` in the daemon's
+    TaskGroup, feed it with `post()` from any task on the loop."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        policy: ConnectionPolicy,
+        connect: Connector,
+        player: Player,
+        mic: MicPath,
+        store: StateStore,
+        ledger: UsageLedger,
+        indicator: Indicator | None = None,
+        muted: bool = False,
+        clock: Clock,
+        sleep: Sleep,
+        today: Callable[[], dt.date],
+        local_now: Callable[[], dt.datetime],
+        time_zone: str = "",
+        device_counters: Callable[[], dict[str, JsonValue]] = dict,
+    ) -> None:
+        from edgevoice.app.timers import Timers
+
+        self.config = config
+        self.policy = policy
+        self._connect = connect
+        self.mic = mic
+        self._store = store
+        self.ledger = ledger
+        self._indicator = indicator
+        self._clock = clock
+        self.clock = clock
+        self._today = today
+        self.today = today
+        self._local_now = local_now
+        self._time_zone = time_zone
+        self.device_counters = device_counters
+        self._queue: asyncio.Queue[Input] = asyncio.Queue()
+        self._group: asyncio.TaskGroup | None = None
+        self._timers = Timers(self._spawn, self.post, sleep)
+        self.speaker = Speaker(
+            player, config.earcons, spawn=self._spawn, post=self.post, sleep=sleep
+        )
+        self.tools = ToolCalls(
+            builtins=config.live.tools,
+            commands=config.tools.command,
+            context=self._tool_context,
+            spawn=self._spawn,
+            post=self.post,
+        )
+        self.counters = Counters()
+        self.latency = Latency()
+        self.link: Link | None = None
+        self.turn: Turn | None = None
+        self.state = DeviceState.STARTING
+        self.listening = False  # audio of the open turn is leaving the device (the sender says)
+        self.awaiting = False  # a user turn (or a blocking tool's answer) went out: answer due
+        self.answering = False  # the answer's audio is arriving
+        self.discard_answer = False  # barged in: drop the rest of the old answer
+        self.interrupted = False  # `interrupted` came: the next turnComplete ends the old answer
+        self.ending = False  # the model called end_conversation: end after its reply
+        self.offline = False  # the last connection failed or was lost
+        self._turns = 0
+        self._links = 0
+        self._last_message = float("-inf")
+        self._awaiting_since = float("-inf")
+        self._turn_end_at: float | None = None  # when the turn's end went out (latency)
+        self._held_back = 0  # microphone frames held back during blocking calls, ended links
+        self._uplink_dropped = 0  # frames dropped on a slow uplink, ended links
+        if muted:
+            mic.set_muted(True)
+
+    # ----------------------------------------------------------------------------------------
+    # Running
+
+    def post(self, item: Input) -> None:
+        """Hand `item` to the controller (from any task on the loop's thread)."""
+        self._queue.put_nowait(item)
+
+    async def run(self) -> None:
+        """Dispatch inputs until cancelled; on the way out every task it started (the
+        connection, timers, tools, playback watchers) is cancelled: the connection closes with
+        1000, running tools' process groups are killed."""
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            self._refresh()
+            try:
+                while True:
+                    self.dispatch(await self._queue.get())
+            finally:
+                self._group = None
+                self._timers.cancel_all()
+                self.tools.cancel_all()
+                if self.link is not None:
+                    self.link.drop()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        group = self._group
+        if group is None:
+            work.close()
+            raise RuntimeError("the conversation is not running")
+        return group.create_task(work)
+
+    def dispatch(self, item: Input) -> None:
+        """Handle one input to the end (never awaits). A bug while handling it is logged with
+        its traceback and the conversation goes on: the device never goes down over it."""
+        try:
+            self._dispatch(item)
+        except Exception:
+            log.exception("handling %s failed (a bug in edgevoice)", type(item).__name__)
+            if isinstance(item, ControlInput) and not item.reply.done():
+                item.reply.set_exception(cp.ControlError("internal error; see the journal"))
+        self._refresh()
+        self._store.write_if_due()
+
+    def _dispatch(self, item: Input) -> None:
+        match item:
+            case MicFrame(frame=frame):
+                self._frame(frame)
+            case Press(source=source):
+                self.press(source)
+            case Release():
+                self.release()
+            case Click(source=source):
+                self.click(source)
+            case EndConversation(source=source):
+                self.end_conversation(source)
+            case LinkUp(link=link):
+                self._link_up(link)
+            case LinkEvent(link=link, event=event):
+                if link is self.link:
+                    self._last_message = self._clock()
+                    self._server_event(link, event)
+            case LinkEnded(link=link, error=error):
+                if link is self.link:
+                    self._link_ended(link, error)
+            case Sent(link=link):
+                if link is self.link:
+                    self._sent(item)
+            case TimerFired(name=name):
+                if self._timers.is_current(item):
+                    self._timer(name)
+            case PlaybackDone():
+                if self.speaker.finished(item):
+                    self.mic.speaking_ended(self._clock())
+                    self._maybe_idle()
+            case ToolDone():
+                self._tool_done(item)
+            case ControlInput(request=request, reply=reply):
+                self._control(request, reply)
+
+    # ----------------------------------------------------------------------------------------
+    # The microphone and the turns
+
+    def _frame(self, frame: bytes) -> None:
+        for event in self.mic.feed(frame, self._clock(), speaking=self.speaker.playing):
+            match event:
+                case Speech(frame=audio):
+                    if self.turn is not None and self.link is not None:
+                        self.link.outbox.put(Audio(audio))
+                case Triggered(preroll=preroll):
+                    if self._may_start() is None:
+                        self._open_turn("voice", held=False, voice=True, preroll=preroll)
+                    else:
+                        self.mic.end_turn()
+                case Ended(reason=reason):
+                    if self.turn is not None and self.turn.voice:
+                        if reason == "max_length":
+                            self._limit_reached("limits.max_turn_s")
+                        else:
+                            self._close_turn("end of speech")
+                case Rejected():
+                    log.debug("voice: too short for a turn; nothing was sent")
+        if self.turn is not None and self.ledger.daily_limit_reached(self._today()):
+            self._limit_reached("limits.daily_audio_s (today's cap)")
+
+    def _may_start(self) -> str | None:
+        """Why a turn cannot start now (after the earcon that says so), or None."""
+        if self.mic.muted:
+            return "the microphone is muted; `edgevoice ctl unmute` turns it on"
+        if self.ledger.daily_limit_reached(self._today()):
+            self._earcon(Earcon.LIMIT)
+            return "today's audio cap (limits.daily_audio_s) is reached; turns resume tomorrow"
+        refusal = self.policy.refusal()
+        if refusal is not None:
+            self._earcon(Earcon.ERROR)
+            return f"needs attention: {refusal.headline}; {refusal.fix}"
+        return None
+
+    def press(self, source: Source) -> str | None:
+        turn = self.turn
+        if turn is not None:
+            if turn.voice:  # the button takes over the voice turn; its release ends it
+                turn.voice, turn.held, turn.source = False, True, source
+                self.mic.take_over()
+                left = self.ledger.turn_time_left(self._clock())
+                self._timers.set(
+                    "turn_limit", self.config.limits.max_turn_s if left is None else left
+                )
+            return None
+        refusal = self._may_start()
+        if refusal is not None:
+            log.info("%s press ignored: %s", source, refusal)
+            return refusal
+        self._open_turn(source, held=True, voice=False, preroll=self.mic.start_button_turn())
+        return None
+
+    def release(self) -> bool:
+        if self.turn is not None and self.turn.held:
+            self._close_turn("released")
+            return True
+        return False
+
+    def click(self, source: Source) -> str | None:
+        if self.turn is not None:
+            self._close_turn("clicked")
+            return None
+        refusal = self._may_start()
+        if refusal is not None:
+            log.info("%s click ignored: %s", source, refusal)
+            return refusal
+        self._open_turn(source, held=False, voice=False, preroll=self.mic.start_button_turn())
+        return None
+
+    def _open_turn(
+        self, source: Source, *, held: bool, voice: bool, preroll: tuple[bytes, ...]
+    ) -> None:
+        now = self._clock()
+        self._barge_in()
+        self._interrupt_tools()
+        self._turns += 1
+        self.turn = Turn(self._turns, source, held, voice, now)
+        self.counters.turns += 1
+        self.ledger.begin_turn(now, self._today())
+        self._timers.cancel("follow_up")
+        self._timers.cancel("watchdog")
+        self.awaiting = False
+        link = self._ensure_link()
+        if link.setup.manual_activity:
+            link.outbox.put(BeginActivity())
+        for frame in preroll:
+            link.outbox.put(Audio(frame))
+        if not voice:  # the voice gate ends its own turns at the same length
+            self._timers.set("turn_limit", self.config.limits.max_turn_s)
+        log.info(
+            "turn %d started (%s); %d ms of pre-roll",
+            self._turns,
+            source,
+            len(preroll) * 20,
+            extra={"TURN_ID": self._turns},
+        )
+        if not voice:  # the person talking to the gate is not interrupted by a beep
+            self._earcon(Earcon.LISTEN_START)
+
+    def _close_turn(
+        self, why: str, earcon: Earcon | None = Earcon.LISTEN_END, level: int = logging.INFO
+    ) -> None:
+        """End the open turn normally: its end goes out, and an answer is due. One journal
+        line says why."""
+        turn = self.turn
+        if turn is None:
+            return
+        self._finish_turn()
+        link = self.link
+        if link is not None:
+            link.outbox.put(EndActivity() if link.setup.manual_activity else StreamEnd())
+            self.awaiting = True
+        usage = self.ledger.turn
+        sent = usage.audio_seconds if usage is not None else 0.0
+        log.log(
+            level,
+            "turn %d ended (%s)%s",
+            turn.number,
+            why,
+            f" after {sent:.1f} s of audio sent" if sent else "",
+            extra={"TURN_ID": turn.number},
+        )
+        if earcon is not None:
+            self._earcon(earcon)
+
+    def _finish_turn(self) -> None:
+        """Forget the open turn (its end is the caller's business)."""
+        self.turn = None
+        self.mic.end_turn()
+        self._timers.cancel("turn_limit")
+        self.ledger.end_turn(self._clock())
+        self._store.save_usage(self.ledger.snapshot())
+
+    def _limit_reached(self, which: str) -> None:
+        turn = self.turn
+        if turn is None:
+            return
+        self.counters.limits_reached += 1
+        self._close_turn(f"{which} reached", Earcon.LIMIT, logging.WARNING)
+
+    def _barge_in(self) -> None:
+        """A new turn while the device speaks: silence it now and drop the rest."""
+        if self.speaker.playing or self.answering:
+            self.speaker.clear()
+            self.discard_answer = self.answering
+            self.counters.interruptions += 1
+            log.info("barge-in: playback cleared")
+        self.ending = False  # the person goes on talking: the conversation goes on
+
+    def _interrupt_tools(self) -> None:
+        """A new turn while a blocking command of ours runs: the command is cancelled (its
+        process group killed) and the call answered as cancelled, so the new turn's input is
+        not held back until the command ends."""
+        link = self.link
+        if link is None or not link.up:
+            return
+        for call_id, name in self.tools.interrupt_blocking():
+            self.counters.tool_cancellations += 1
+            link.outbox.put(ToolAnswer(call_id, name, dict(CANCELLED_BY_PERSON), None, True))
+
+    def say(self, text: str) -> str | None:
+        refusal = self.policy.refusal()
+        if refusal is not None:
+            self._earcon(Earcon.ERROR)
+            return f"needs attention: {refusal.headline}; {refusal.fix}"
+        if not _new_input_cancels(self.link):  # on 3.8 the text itself cancels the call
+            self._interrupt_tools()
+        if self.turn is None:
+            self._barge_in()
+        link = self._ensure_link()
+        self._timers.cancel("follow_up")
+        link.outbox.put(Text(text))
+        if self.turn is None:
+            self.awaiting = True
+        log.info("say: %d characters sent as the user's turn", len(text))
+        return None
+
+    # ----------------------------------------------------------------------------------------
+    # The connection
+
+    def _ensure_link(self) -> Link:
+        if self.link is not None:
+            return self.link
+        self._links += 1
+        link = Link(self._links, self.policy.setup(), self._connect, self.post, self._audio_sent)
+        link.task = self._spawn(link.run())
+        self.link = link
+        log.info("connecting (%s)", "resuming the conversation" if link.resumed else "new")
+        return link
+
+    def _audio_sent(self, seconds: float) -> None:
+        self.ledger.add_audio(seconds, self._today())
+
+    def _forget_link(self) -> Link | None:
+        link, self.link = self.link, None
+        self.listening = False
+        for name in ("follow_up", "watchdog"):
+            self._timers.cancel(name)
+        if link is not None:
+            self._uplink_dropped += link.outbox.dropped
+            if link.conn is not None:
+                self._held_back += link.conn.audio_held_back.frames
+                self._uplink_dropped += link.conn.audio_dropped
+        return link
+
+    def _close_link(self, why: str) -> None:
+        """Close the connection gracefully (1000); the handle is kept."""
+        link = self._forget_link()
+        if link is not None:
+            log.info("closing the connection: %s", why)
+            link.close()
+
+    def _link_up(self, link: Link) -> None:
+        if link is not self.link:
+            return
+        link.opened_at = self._clock()
+        self.policy.connected()
+        self.counters.connections += 1
+        self.offline = False
+        session = link.session
+        log.info(
+            "connected to %s (%s)",
+            link.setup.bare_model,
+            "resumed" if link.resumed else "new conversation",
+            extra={"SESSION_ID": session.session_id} if session and session.session_id else None,
+        )
+
+    def _link_ended(self, link: Link, error: BaseException | None) -> None:
+        in_progress = (
+            self.turn is not None or self.awaiting or self.answering or bool(self.tools.running)
+        )
+        was_up = link.conn is not None
+        self._forget_link()
+        self.tools.cancel_all()
+        if self.turn is not None:
+            self._finish_turn()
+        self.awaiting = self.answering = self.discard_answer = self.interrupted = False
+        self.ending = False
+        if error is None:
+            error = SessionClosedError(1006, "the connection ended")
+        result = self.policy.failed(error)
+        text = describe(error)
+        fields = {"ERROR_CLASS": result.error_class.value}
+        if isinstance(error, SessionClosedError):
+            fields["CLOSE_CODE"] = str(error.code)
+        if result.traceback:
+            log.error("the connection failed on a bug in edgevoice", exc_info=error)
+        if result.action is Action.ATTENTION:
+            log.error(
+                "needs attention: %s: %s; %s", result.headline, text, result.fix, extra=fields
+            )
+            self._earcon(Earcon.ERROR)
+        elif not was_up:
+            self.counters.connect_failures += 1
+            self.offline = True
+            log.warning("could not connect: %s; the next turn tries again", text, extra=fields)
+            self._earcon(Earcon.ERROR)
+        elif in_progress:
+            self.counters.connections_lost += 1
+            self.offline = True
+            resume = " and resumes" if self.policy.resumable else ""
+            log.warning(
+                "connection lost: %s; the next turn reconnects%s", text, resume, extra=fields
+            )
+            self._earcon(Earcon.OFFLINE)
+        else:
+            log.info("the idle connection ended: %s", text, extra=fields)
+
+    def _maybe_idle(self) -> None:
+        """Nothing in progress: end the conversation the model ended, close a connection the
+        server is ending, or start the follow-up window."""
+        link = self.link
+        if link is None or not link.up:
+            return
+        session = link.session
+        busy = self.turn is not None or self.awaiting or self.answering or self.speaker.playing
+        if busy or self.tools.running or session is None or not session.interaction_idle:
+            return
+        if self.ending:
+            self.end_conversation("model")
+        elif link.going_away:
+            self._close_link("the server is ending it (goAway); the next turn resumes")
+        elif not self._timers.running("follow_up"):
+            self._timers.set("follow_up", self.config.live.follow_up_window)
+
+    def end_conversation(self, source: Source) -> None:
+        if self.turn is not None:
+            self._finish_turn()
+        self.tools.cancel_all()
+        self.speaker.clear()
+        self.awaiting = self.answering = self.discard_answer = self.interrupted = False
+        self.ending = False
+        link = self._forget_link()
+        if link is not None:
+            link.drop()
+        self.policy.forget_handle()
+        log.info("conversation ended (%s); the next turn starts a new one", source)
+        self._earcon(Earcon.LISTEN_END)
+
+    # ----------------------------------------------------------------------------------------
+    # Server events
+
+    def _server_event(self, link: Link, event: ServerEvent) -> None:
+        now = self._clock()
+        match event:
+            case AudioChunk(pcm=pcm, rate=rate):
+                if self.discard_answer:
+                    return
+                if not self.answering:
+                    self.answering = True
+                    if self._turn_end_at is not None:
+                        self.latency.add(now - self._turn_end_at)
+                        self._turn_end_at = None
+                self.speaker.play_answer(pcm, rate)
+            case Interrupted():
+                self.speaker.clear()
+                self.answering = self.discard_answer = False
+                self.interrupted = True
+                log.info("the answer was interrupted")
+            case TurnComplete():
+                self._turn_complete(event)
+            case InteractionUpdate():
+                if not event.continues:
+                    self.awaiting = False
+                    self._maybe_idle()
+            case ToolCall(calls=calls):
+                for call in calls:
+                    self._tool_call(link, call)
+            case ToolCallCancellation(ids=ids):
+                cancelled = self.tools.cancel(ids)
+                self.counters.tool_cancellations += cancelled
+                log.info(
+                    "the server cancelled %d tool call(s); %d were running", len(ids), cancelled
+                )
+                self._maybe_idle()
+            case SessionResumptionUpdate(new_handle=handle, resumable=resumable):
+                if resumable and handle:
+                    self.policy.new_handle(handle)
+            case GoAway(time_left_seconds=left):
+                link.going_away = True
+                log.info(
+                    "the server ends this connection in %.0f s; closing it at the next pause", left
+                )
+                self._maybe_idle()
+            case UsageMetadata(total_tokens=tokens):
+                self.ledger.add_tokens(tokens, self._today())
+            case _:
+                pass  # transcripts, thoughts, text parts, generationComplete: nothing to do
+
+    def _turn_complete(self, event: TurnComplete) -> None:
+        self.discard_answer = False
+        if self.answering or self.speaker.playing:
+            self.speaker.answer_done()
+        self.answering = False
+        if self.interrupted:  # the end of the answer that was cut; the new turn's is still due
+            self.interrupted = False
+        else:
+            if event.silent and not event.continues:
+                log.info("the model chose not to answer (a silent turn)")
+            if not event.continues:
+                self.awaiting = False
+                self._timers.cancel("watchdog")
+                self.policy.stable()
+        self._maybe_idle()
+
+    def _tool_call(self, link: Link, call: FunctionCall) -> None:
+        self.counters.tool_calls += 1
+        answer = self.tools.call(link, call, link.setup)
+        if answer is not None:
+            self._answer_tool(link, call.id, call.name, answer)
+
+    def _tool_done(self, done: ToolDone) -> None:
+        link = self.link
+        if done.link is not link or link is None or not link.up:
+            log.info("tool %s finished after its connection ended; answer dropped", done.name)
+            return
+        self._answer_tool(link, done.call_id, done.name, self.tools.done(done, link.setup))
+
+    def _answer_tool(self, link: Link, call_id: str, name: str, answer: Answer) -> None:
+        link.outbox.put(
+            ToolAnswer(call_id, name, answer.response, answer.scheduling, answer.blocking)
+        )
+        match answer.action:
+            case SetVolume(percent=percent):
+                self.set_volume(percent)
+            case MuteAction():
+                self.set_muted(True, "the model (mute tool)")
+            case EndConversationAction():
+                self.ending = True
+                log.info("the model ends the conversation after its reply")
+            case None:
+                pass
+
+    def _tool_context(self) -> ToolContext:
+        return ToolContext(self._local_now(), self._time_zone, self.speaker.volume)
+
+    # ----------------------------------------------------------------------------------------
+    # What the sender did, timers
+
+    def _sent(self, item: Sent) -> None:
+        match item.kind:
+            case "flowing":
+                self.listening = True
+            case "stopped":
+                self.listening = False
+            case "turn_end":
+                self._turn_end_at = self._clock()
+                if self.awaiting and self.turn is None:
+                    self._arm_watchdog()
+            case "tool_response":
+                if item.blocking:  # the model goes on with the result: its answer is due
+                    self.awaiting = True
+                    self._arm_watchdog()
+                self._maybe_idle()
+
+    def _arm_watchdog(self) -> None:
+        self._awaiting_since = self._clock()
+        self._timers.set("watchdog", self.config.live.response_timeout)
+
+    def _timer(self, name: str) -> None:
+        match name:
+            case "turn_limit":
+                if self.turn is not None and not self.turn.voice:
+                    self._limit_reached("limits.max_turn_s")
+            case "follow_up":
+                link = self.link
+                if link is not None and self.turn is None and not self.speaker.playing:
+                    window = self.config.live.follow_up_window
+                    self._close_link(f"no follow-up within {window:g} s")
+            case "watchdog":
+                self._watchdog()
+
+    def _watchdog(self) -> None:
+        if not self.awaiting or self.link is None:
+            return
+        timeout = self.config.live.response_timeout
+        if self.tools.running:  # a tool of ours runs: the server waits for us, not we for it
+            self._timers.set("watchdog", timeout)
+            return
+        quiet = self._clock() - max(self._last_message, self._awaiting_since)
+        if quiet < timeout:
+            self._timers.set("watchdog", timeout - quiet)
+            return
+        self.counters.stalls += 1
+        log.warning(
+            "no answer from the Live API for %.0f s after the turn ended (live.response_timeout):"
+            " dropping the connection; the next turn resumes the conversation",
+            quiet,
+            extra={"ERROR_CLASS": ErrorClass.TRANSIENT.value},
+        )
+        self.awaiting = self.answering = False
+        self.speaker.clear()
+        self.tools.cancel_all()
+        link = self._forget_link()
+        if link is not None:
+            link.drop()
+        self.offline = True
+        self._earcon(Earcon.ERROR)
+
+    # ----------------------------------------------------------------------------------------
+    # Mute, volume, earcons, the LED
+
+    def set_muted(self, muted: bool, who: str) -> None:
+        if muted == self.mic.muted:
+            return
+        if muted and self.turn is not None:
+            self._close_turn("muted", earcon=None)
+        self.mic.set_muted(muted)
+        self._store.save_muted(muted)
+        log.info("microphone %s by %s", "muted" if muted else "unmuted", who)
+
+    def set_volume(self, percent: int) -> int:
+        percent = max(0, min(100, int(percent)))
+        self.speaker.set_volume(percent)
+        self._store.save_volume(percent)
+        log.info("volume set to %d %%", percent)
+        return percent
+
+    def _earcon(self, kind: Earcon) -> None:
+        seconds = self.speaker.earcon(kind)
+        if seconds:  # the voice trigger must not take the device's own tone for speech
+            self.mic.hold_gate(self._clock() + seconds + self.mic.echo_tail_s)
+
+    def device_state(self) -> DeviceState:
+        """What the LED shows now (LISTENING only while audio is leaving the device)."""
+        link = self.link
+        if self.policy.attention is not None:
+            return DeviceState.ERROR
+        if self.mic.muted:
+            return DeviceState.MUTED
+        if self.listening:
+            return DeviceState.LISTENING
+        if self.speaker.playing:
+            return DeviceState.SPEAKING
+        if link is not None and link.conn is None:
+            return DeviceState.CONNECTING
+        session = link.session if link is not None else None
+        thinking = self.turn is not None or self.awaiting or bool(self.tools.running)
+        if thinking or (session is not None and not session.interaction_idle):
+            return DeviceState.THINKING
+        if self.offline:
+            return DeviceState.OFFLINE
+        return DeviceState.IDLE
+
+    def _refresh(self) -> None:
+        state = self.device_state()
+        if state is self.state:
+            return
+        self.state = state
+        log.debug("state: %s", state.value, extra={"EDGEVOICE_STATE": state.value})
+        if self._indicator is not None:
+            self._indicator.show(state)
+
+    # ----------------------------------------------------------------------------------------
+    # The control socket (edgevoice.app.control answers each request)
+
+    def _control(self, request: cp.Request, reply: asyncio.Future[dict[str, JsonValue]]) -> None:
+        if reply.done():  # the client gave up (the server's handler timeout)
+            return
+        try:
+            data = answer_request(self, request)
+        except cp.ControlError as refused:
+            reply.set_exception(refused)
+        else:
+            reply.set_result(data)
+
+    def usage_totals(self) -> tuple[int, int]:
+        """(microphone frames held back during blocking calls, frames dropped on a slow
+        uplink), over every connection so far."""
+        link = self.link
+        held, dropped = self._held_back, self._uplink_dropped
+        if link is not None:
+            dropped += link.outbox.dropped
+            if link.conn is not None:
+                held += link.conn.audio_held_back.frames
+                dropped += link.conn.audio_dropped
+        return held, dropped
+
+
+def _new_input_cancels(link: Link | None) -> bool:
+    """On gemini-3.8 new input (the text of `ctl say`) cancels a pending blocking call: the
+    server sends toolCallCancellation (protocol doc section 3.2); elsewhere it would close the
+    connection 1008, so our own command is cancelled and answered first."""
+    return link is not None and family_of(link.setup.model) is Family.LIVE_38
