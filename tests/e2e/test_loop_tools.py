@@ -174,9 +174,7 @@ async def test_a_press_while_a_blocking_tool_runs_cancels_it_and_the_turn_starts
 
 
 async def _cancellation(loop: Loop) -> list[str]:
-    """Ids of calls cancelled: by the server (toolCallCancellation), or by the daemon, which
-    kills its own command on a barge-in and answers the call as cancelled (app9: the session
-    holds activityStart back while a blocking call is pending, protocol doc section 3.2)."""
+    """Ids the server cancelled (toolCallCancellation), once there are any."""
 
     async def ids() -> list[str]:
         while True:
@@ -185,10 +183,6 @@ async def _cancellation(loop: Loop) -> list[str]:
                 for record in loop.sim.connections
                 for m in record.sent_messages("toolCallCancellation")
                 for i in m["toolCallCancellation"]["ids"]
-            ] + [
-                r["id"]
-                for r in tool_responses(loop)
-                if "cancelled" in str(r.get("response", {}).get("error", ""))
             ]
             if found:
                 return found
