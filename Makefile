@@ -52,7 +52,7 @@ typecheck: venv
 	$(VENV)/bin/mypy --strict edgevoice
 
 pytest: venv
-	$(VENV)/bin/pytest
+	EDGEVOICE_E2E_REQUIRED=1 $(VENV)/bin/pytest
 
 test: lint typecheck pytest
 

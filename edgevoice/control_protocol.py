@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeAlias
 
+from edgevoice.live.json_view import json_type
 from edgevoice.redact import printable
 
 MAX_LINE = 4096  # bytes of one request line, its newline included
@@ -151,7 +152,7 @@ def parse_request(line: bytes | str) -> Request:
     """
     obj = _parse_line(line, MAX_LINE, "request")
     if not isinstance(obj, dict):
-        raise ControlError(f"a request is a JSON object like {_EXAMPLE}, not {_kind(obj)}")
+        raise ControlError(f"a request is a JSON object like {_EXAMPLE}, not {json_type(obj)}")
     cmd = obj.get("cmd")
     if not isinstance(cmd, str):
         raise ControlError(f'a request needs "cmd", one of: {", ".join(COMMANDS)}')
@@ -164,7 +165,7 @@ def parse_request(line: bytes | str) -> Request:
     if cmd == Say.cmd:
         text = obj.get("text")
         if not isinstance(text, str):
-            raise ControlError(f'say: "text" must be a string, got {_kind(text)}')
+            raise ControlError(f'say: "text" must be a string, got {json_type(text)}')
         return Say(text)
     if cmd == Volume.cmd:
         percent = obj.get("percent")
@@ -172,7 +173,7 @@ def parse_request(line: bytes | str) -> Request:
             percent = int(percent)  # 40.0 from a script that only has floats
         if isinstance(percent, bool) or not isinstance(percent, int):
             raise ControlError(
-                f'volume: "percent" must be a whole number 0-100, got {_kind(percent)}'
+                f'volume: "percent" must be a whole number 0-100, got {json_type(percent)}'
             )
         return Volume(percent)
     return _SIMPLE[cmd]()
@@ -340,7 +341,7 @@ _BAD_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 def _text_problem(text: object) -> str | None:
     if not isinstance(text, str):
-        return f"say: text must be a string, got {_kind(text)}"
+        return f"say: text must be a string, got {json_type(text)}"
     if not text.strip():
         return "say: text is empty; give the words to send"
     if len(text) > MAX_SAY:
@@ -353,19 +354,3 @@ def _text_problem(text: object) -> str | None:
 
 def _quote(text: str) -> str:
     return "'" + printable(text, 40).replace("'", "\\'") + "'"
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__

@@ -136,13 +136,9 @@ def run(args: argparse.Namespace) -> int:
         request = build_request(args)
     except ControlError as error:
         return _fail(str(error), EX_USAGE)
-    path = getattr(args, "socket", None)
-    if path is None:
-        try:
-            config = load_config_from_args(args).config
-        except ConfigError as error:
-            return report_config_error(error)
-        path = socket_path(config.paths.runtime_dir)
+    path = socket_from_args(args)
+    if isinstance(path, int):
+        return path  # the config could not be read: reported, 78
     client = ControlClient(path, timeout_s=getattr(args, "timeout", 5.0))
     try:
         reply = client.send(request)
@@ -206,3 +202,16 @@ def _value(value: object, unit: str) -> str:
     if isinstance(value, list):
         return ", ".join(_value(item, unit) for item in value) or "none"
     return printable(str(value), 300)
+
+
+def socket_from_args(args: argparse.Namespace) -> str | int:
+    """The control socket's path: `--socket`, else from the config's paths.runtime_dir. An int
+    is the exit status after a config problem was reported (78)."""
+    path: str | None = getattr(args, "socket", None)
+    if path is not None:
+        return path
+    try:
+        config = load_config_from_args(args).config
+    except ConfigError as error:
+        return report_config_error(error)
+    return str(socket_path(config.paths.runtime_dir))

@@ -19,14 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from edgevoice.adapters.config_file import load_config_from_args
 from edgevoice.adapters.control_client import ControlClient, ControlClientError, NotRunningError
-from edgevoice.adapters.control_socket import socket_path
 from edgevoice.commands import _unit_state
-from edgevoice.commands._common import report_config_error
-from edgevoice.commands.ctl import render
+from edgevoice.commands.ctl import render, socket_from_args
 from edgevoice.control_protocol import Status as StatusRequest
-from edgevoice.errors import ConfigError
 from edgevoice.redact import printable
 
 NAME = "status"
@@ -65,13 +61,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    path = getattr(args, "socket", None)
-    if path is None:
-        try:
-            config = load_config_from_args(args).config
-        except ConfigError as error:
-            return report_config_error(error)
-        path = socket_path(config.paths.runtime_dir)
+    path = socket_from_args(args)
+    if isinstance(path, int):
+        return path  # the config could not be read: reported, 78
     return show_status(Path(path))
 
 

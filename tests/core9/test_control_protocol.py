@@ -147,7 +147,7 @@ def test_every_request_round_trips_on_one_line(request_: Request) -> None:
         (b'{"cmd": "say", "text": "\\ud800"}', "control character '\\ud800'"),
         (b'{"cmd": "volume"}', 'volume: "percent" must be a whole number 0-100, got null'),
         (b'{"cmd": "volume", "percent": "40"}', "got a string"),
-        (b'{"cmd": "volume", "percent": true}', "got true/false"),
+        (b'{"cmd": "volume", "percent": true}', "got a boolean"),
         (b'{"cmd": "volume", "percent": 40.5}', "got a number"),
         (b'{"cmd": "volume", "percent": 101}', "volume: percent must be a whole number 0-100"),
         (b'{"cmd": "volume", "percent": -1}', "0-100, got -1"),

@@ -177,6 +177,24 @@ async def run_command(
     return CtlResult(process.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
+async def socket_request(
+    path: Path, body: Mapping[str, Any] | bytes, timeout_s: float = 10.0
+) -> Any:
+    """One line on a control socket, straight; the parsed reply, or None when the daemon
+    closed the connection without one. Raises OSError when nobody listens."""
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    try:
+        line = body if isinstance(body, bytes) else json.dumps(body).encode() + b"\n"
+        writer.write(line)
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.readline(), timeout_s)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    return json.loads(reply) if reply else None
+
+
 @dataclass
 class DaemonProcess:
     """`edgevoice run --config ...` as a child process; its stderr lines kept in `lines`."""
@@ -259,9 +277,13 @@ class DaemonProcess:
         return await run_command(argv, self.setup.env(), timeout_s, stdin)
 
     async def wait_ready(self, timeout_s: float = 30.0) -> dict[str, Any]:
-        """Wait until `ctl status --json` answers; returns that status."""
+        """Wait until the control socket answers a status request; returns that status.
+
+        Asks on the socket itself (the protocol `edgevoice ctl` speaks): a ctl process per
+        poll would cost a Python start-up each time.
+        """
         deadline = time.monotonic() + timeout_s
-        last = None
+        last: Any = None
         while time.monotonic() < deadline:
             if not self.running:
                 await self._drain()
@@ -270,12 +292,14 @@ class DaemonProcess:
                     f"{self.log()}"
                 )
             if self.setup.socket_path.exists():
-                last = await self.ctl("status", "--json", timeout_s=5)
-                if last.returncode == 0:
-                    status: dict[str, Any] = last.json()
-                    return status
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"control socket never answered ({last}); log:\n{self.log()}")
+                try:
+                    last = await socket_request(self.setup.socket_path, {"cmd": "status"})
+                except OSError as exc:
+                    last = exc
+                if isinstance(last, dict) and last.get("ok") is True:
+                    return last
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"control socket never answered ({last!r}); log:\n{self.log()}")
 
     async def status(self) -> dict[str, Any]:
         result = await self.ctl("status", "--json")

@@ -21,7 +21,6 @@ import asyncio
 import base64
 import contextlib
 import importlib.util
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from daemonkit import CtlResult, DaemonProcess, Daemons, DaemonSetup
+from daemonkit import CtlResult, DaemonProcess, Daemons, DaemonSetup, socket_request
 from rtkit import SINK_RATE, RtAudio, Samples, SpeakerRecorder, from_pcm, resample
 
 from edgevoice.sim import ConnectionRecord, SimOptions, Simulator
@@ -216,17 +215,7 @@ class Loop:
     async def request(self, body: Mapping[str, Any] | bytes, timeout_s: float = 10.0) -> Any:
         """One line on the control socket, straight (for precise timing or raw bytes); the
         parsed reply, or None when the daemon closed the connection without one."""
-        reader, writer = await asyncio.open_unix_connection(str(self.setup.socket_path))
-        try:
-            line = body if isinstance(body, bytes) else json.dumps(body).encode() + b"\n"
-            writer.write(line)
-            await writer.drain()
-            reply = await asyncio.wait_for(reader.readline(), timeout_s)
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-        return json.loads(reply) if reply else None
+        return await socket_request(self.setup.socket_path, body, timeout_s)
 
     async def restart(self) -> None:
         """SIGTERM (clean exit asserted), then the same setup again: state dir kept."""
@@ -302,6 +291,9 @@ async def loop_factory(
 ) -> AsyncIterator[LoopFactory]:
     """`await loop_factory(settings={...}, sim=SimOptions(...), quiet=True)`: a running loop.
 
+    The simulator answers as fast as it can by default (`pace=0`: the daemon still plays in
+    real time); tests about timing during an answer pass their own pace.
+
     `settings` go on top of the kit's config (the simulator's endpoint, `pcm.mic`/`pcm.spk`,
     tmp paths, debug log; with `quiet`, every earcon off). The daemon is ready (its control
     socket answers) and the speaker is being recorded when it returns.
@@ -314,7 +306,7 @@ async def loop_factory(
         sim: SimOptions | None = None,
         quiet: bool = True,
     ) -> Loop:
-        simulator = await stack.enter_async_context(sim_factory(sim or SimOptions(pace=0.5)))
+        simulator = await stack.enter_async_context(sim_factory(sim or SimOptions(pace=0)))
         merged: dict[str, dict[str, Any]] = {}
         for extra in (QUIET if quiet else {}, settings or {}):
             for section, values in extra.items():

@@ -175,6 +175,7 @@ class PulseServer:
                     f"pulseaudio exited with {self.process.returncode}: {self.log_tail()}"
                 )
             if self._answers():
+                self._wait_flowing(deadline)
                 return
             if time.monotonic() > deadline:
                 self.stop()
@@ -191,6 +192,34 @@ class PulseServer:
         )
         names = {line.split("\t")[1] for line in done.stdout.decode().splitlines() if "\t" in line}
         return done.returncode == 0 and {MIC_SINK, SPK_SINK} <= names
+
+    def _wait_flowing(self, deadline: float) -> None:
+        """Read a little from each monitor, so the first test's streams do not meet a server
+        that is still starting its sinks (a cold first stream can stall 0.5-2 s)."""
+        for sink in (MIC_SINK, SPK_SINK):
+            reader = subprocess.Popen(
+                ["parecord", "-d", f"{sink}.monitor", "--raw", "--format=s16le",
+                 f"--rate={SINK_RATE}", "--channels=1", "--latency-msec=20"],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                assert reader.stdout is not None
+                os.set_blocking(reader.stdout.fileno(), False)
+                got = 0
+                while got < SINK_RATE // 10 * 2 and time.monotonic() < deadline:  # 100 ms
+                    try:
+                        chunk = os.read(reader.stdout.fileno(), 65536)
+                    except BlockingIOError:
+                        time.sleep(0.01)
+                        continue
+                    if not chunk:
+                        raise RuntimeError(f"cannot record {sink}.monitor: {self.log_tail()}")
+                    got += len(chunk)
+            finally:
+                stop_process(reader)
 
     def pactl(self, *args: str) -> str:
         """Run pactl against this server; its stdout. Raises RuntimeError naming the failure."""
@@ -802,3 +831,48 @@ def align(got: Samples, ref: Samples) -> Alignment:
     lag = int(np.argmax(score))
     segment = got[lag : lag + len(ref)]
     return Alignment(lag, float(score[lag]), dbfs(segment) - dbfs(ref))
+
+
+@dataclass(frozen=True)
+class Piece:
+    start: int  # where the piece starts in `got`
+    shift: int  # where it sits in `ref`, minus `start`: equal for every piece of an unbroken copy
+    correlation: float
+
+
+def lowpass(x: Samples, rate: int, cutoff_hz: float) -> Samples:
+    """`x` with everything above `cutoff_hz` removed (FFT brick wall, whole signal)."""
+    spectrum = np.fft.rfft(x)
+    spectrum[np.fft.rfftfreq(len(x), 1 / rate) > cutoff_hz] = 0
+    return np.asarray(np.fft.irfft(spectrum, len(x)), dtype=np.float64)
+
+
+def pieces(
+    got: Samples, ref: Samples, rate: int, piece_ms: float = 100.0, band_hz: float = 5000.0
+) -> list[Piece]:
+    """Where each `piece_ms` piece of `got` sits in `ref` (`align` piece by piece), for the
+    pieces loud enough to place (within 30 dB of the loudest). An unbroken copy has one
+    `shift` throughout; a dropped, repeated or reordered stretch changes it from there on.
+
+    Both are compared below `band_hz`: the daemon's resampler and the reference's (soxr)
+    differ near Nyquist, which alone takes a fricative's piece down to a correlation of 0.85.
+    """
+    got, ref = lowpass(got, rate, band_hz), lowpass(ref, rate, band_hz)
+    n = round(rate * piece_ms / 1000)
+    levels = [dbfs(got[i : i + n]) for i in range(0, len(got) - n + 1, n)]
+    loudest = max(levels, default=-150.0)
+    found = []
+    for k, level in enumerate(levels):
+        if level > max(loudest - 30.0, -60.0):
+            a = align(ref, got[k * n : k * n + n])
+            found.append(Piece(k * n, a.lag - k * n, a.correlation))
+    return found
+
+
+def breaks(found: list[Piece], tolerance: int = 8) -> list[Piece]:
+    """The pieces whose shift differs from the first one's (by more than `tolerance` samples)
+    or that match poorly: where an unbroken copy is broken."""
+    if not found:
+        return []
+    first = found[0].shift
+    return [p for p in found if abs(p.shift - first) > tolerance or p.correlation < 0.9]

@@ -8,9 +8,12 @@ that runs is stopped by SIGTERM and must exit 0.
 
 from __future__ import annotations
 
+import asyncio
 import stat
+import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from daemonkit import EDGEVOICE, Daemons, DaemonSetup, run_command, toml_text
@@ -75,3 +78,22 @@ async def test_the_daemon_runs_answers_its_socket_and_stops_cleanly_on_sigterm(
         # Nothing was said: nothing left the device (design-9: nothing before a trigger).
         assert sim.connections == []
         await daemon.stop()
+
+
+@needs_daemon
+@pytest.mark.slow
+async def test_sigterm_while_the_device_answers_stops_cleanly(loop_factory: Any) -> None:
+    """systemctl stop in the middle of an answer: exit 0, the Live connection closed with 1000
+    by the device, the speaker quiet at once."""
+    loop = await loop_factory(sim=SimOptions(pace=1.0))
+    await loop.ctl("press")
+    playing = loop.rt.speak("Tell me a long story about the sea, please.")
+    await playing.finished()
+    await loop.ctl("release")
+    speaking = await loop.speaker.wait_level(loud=True, after=playing.sound_ends)
+    await asyncio.sleep(max(0.0, speaking + 0.5 - time.monotonic()))
+    await loop.daemon.stop()  # asserts exit 0 and no traceback
+    closed = await loop.sim.wait_closed(1, timeout_s=5)
+    assert closed.code == 1000 and closed.closed_by == "client", closed
+    stopped = time.monotonic()
+    await loop.speaker.wait_level(loud=False, after=stopped, hold_s=1.0, timeout_s=10)

@@ -14,8 +14,8 @@ import asyncio
 import time
 
 import pytest
-from loopkit import MIC_RATE, LoopFactory, audio_outside_turns, sleep_until
-from rtkit import SINK_RATE, align
+from loopkit import MIC_RATE, LoopFactory, audio_outside_turns, sleep_until, until
+from rtkit import SINK_RATE, align, breaks, from_pcm, pieces
 
 from edgevoice.sim import SimOptions
 
@@ -69,11 +69,13 @@ async def test_a_spoken_utterance_is_one_turn_and_nothing_connects_before_it(
     reference = clip.reference(MIC_RATE)
     found = align(turn.audio, reference)
     assert found.correlation > 0.9, found
-    # The onset is in the turn (pre-roll): the first word was not clipped.
+    # The onset is in the turn (pre-roll): the first word was not clipped; nothing is lost.
     assert found.lag >= 0, found
+    assert breaks(pieces(turn.audio, clip.at(MIC_RATE), MIC_RATE)) == []
     assert audio_outside_turns(loop.items()) == 0
 
 
+@pytest.mark.slow
 async def test_an_utterance_shorter_than_the_minimum_never_connects(
     loop_factory: LoopFactory,
 ) -> None:
@@ -118,3 +120,24 @@ async def test_half_duplex_the_device_never_hears_itself_nor_talk_over_its_answe
     await loop.rt.play(later).finished()
     _, second = await loop.wait_turns(2)
     assert align(second.audio, later.reference(MIC_RATE)).correlation > 0.9
+
+
+@pytest.mark.slow
+async def test_a_voice_turn_with_the_servers_end_of_speech(loop_factory: LoopFactory) -> None:
+    """vad.end_of_speech = "server": no activity markers; the speech is streamed from the
+    trigger on, the server's VAD ends the turn, audioStreamEnd when the microphone closes."""
+    settings = {**VOICE, "vad": {**VOICE["vad"], "end_of_speech": "server"}}
+    loop = await loop_factory(settings=settings)
+    loop.rt.noise_floor(-60.0)
+    await asyncio.sleep(1.0)
+    assert loop.sim.connections == []
+    clip = loop.rt.utterance(QUESTION)
+    await loop.rt.play(clip).finished()
+    await loop.wait_answered(1)
+    await until(lambda: any(i.kind == "audioStreamEnd" for i in loop.items()), 20)
+    kinds = {item.kind for item in loop.items()}
+    assert "activityStart" not in kinds and "activityEnd" not in kinds
+    sent = b"".join(item.value for item in loop.items() if item.kind == "audio")
+    found = align(from_pcm(sent), clip.reference(MIC_RATE))
+    assert found.correlation > 0.9, found
+    assert found.lag >= 0, found  # the onset was sent (pre-roll)

@@ -25,10 +25,12 @@ from rtkit import (
     SINK_RATE,
     RtAudio,
     align,
+    breaks,
     dbfs,
     from_pcm,
     onset,
     peak_dbfs,
+    pieces,
     read_wav_mono,
     resample,
 )
@@ -78,7 +80,7 @@ def test_test_audio_measures_the_speech_played_into_the_microphone(
     clip = rt_audio.utterance(SPEECH, peak_dbfs=-6.0)
     wav = tmp_path / "heard.wav"
     rc, out, err = run_test_audio(
-        rt_audio, config, "--seconds", f"{clip.duration_s + 1.0:.1f}", "--no-play",
+        rt_audio, config, "--seconds", f"{clip.duration_s + 2.0:.1f}", "--no-play",
         "--wav", str(wav), speak=SPEECH,
     )  # fmt: skip
     assert rc == 0, out + err
@@ -93,7 +95,7 @@ def test_test_audio_measures_the_speech_played_into_the_microphone(
     assert found.correlation > 0.9, found
     assert abs(found.gain_db) < 1.0, found
     # The speech is there once, whole: nothing was cut at either end.
-    assert found.lag + len(clip.reference(16000)) <= len(heard)
+    assert found.lag + len(clip.reference(16000)) <= len(heard), (found, len(heard))
 
 
 def test_test_audio_hears_only_zeros_when_nothing_is_played(
@@ -259,3 +261,14 @@ def test_a_clip_is_padded_with_silence_and_scaled(rt_audio: RtAudio) -> None:
     assert clip.sound_s > 0.2
     data, rate = read_wav_mono(clip.path)
     assert rate == SINK_RATE and len(data) == len(clip.samples)
+
+
+def test_pieces_find_a_dropped_or_repeated_frame_and_nothing_in_an_unbroken_copy() -> None:
+    rng = np.random.default_rng(3)
+    ref = np.concatenate([np.zeros(4000), rng.standard_normal(16000 * 2) * 0.1])
+    copy = ref[3000:]
+    assert breaks(pieces(copy, ref, 16000)) == []
+    dropped = np.concatenate([ref[:16000], ref[16320:]])  # one 20 ms frame lost
+    assert breaks(pieces(dropped, ref, 16000))
+    repeated = np.concatenate([ref[:16000], ref[15680:]])  # one 20 ms frame twice
+    assert breaks(pieces(repeated, ref, 16000))
