@@ -154,6 +154,8 @@ async def test_a_speaker_that_fails_mid_answer_is_reopened_while_the_microphone_
     await until(lambda: rig.daemon.player.stats.audio_handed > 4800)  # type: ignore[attr-defined]
     drain.stop()
     fifo.close()  # unplugged: the device's next write fails with EPIPE
+    await rig.wait_answers(1)
+    await rig.ctl("say", text="And now?")  # its answer finds the speaker gone
     await until(lambda: "speaker" in devices.broken)
     frames = devices.frames
     await until(lambda: devices.frames > frames + 25)  # the microphone is not disturbed
@@ -164,7 +166,7 @@ async def test_a_speaker_that_fails_mid_answer_is_reopened_while_the_microphone_
         await until(lambda: "speaker" not in devices.broken)
         await rig.wait_state("idle", "offline", "thinking")
         await rig.ctl("say", text="Again, please.")
-        await rig.wait_answers(2)
+        await rig.wait_answers(3)
         await until(lambda: len(back.data) > 48000)  # the answer reached the speaker again
     finally:
         rig.daemon.stop()
