@@ -19,8 +19,9 @@ everything else is the real thing.
   READY=1 once both devices were tried (config valid and audio open; not waiting for the
   network; a device that is missing at boot is retried and shown in STATUS=, the daemon does
   not wait for it), STATUS= on every change of what the device does, and WATCHDOG=1 every half
-  watchdog period while capture frames keep arriving (a microphone that went silently dead, or
-  a hung loop, gets the service restarted).
+  watchdog period while capture frames keep arriving, or while the microphone is missing and
+  being looked for (a microphone that went silently dead, or a hung loop, gets the service
+  restarted; one that is unplugged is found again in-process).
 
 Stopping cancels the group: the connection closes with 1000, running tools are killed,
 playback stops, the state (handle, mute, volume, the day's usage) is written and fsynced
@@ -202,24 +203,29 @@ class Daemon:
         log.info("ready: %s", self.conversation.status_line())
 
     async def _watchdog(self) -> None:
-        """WATCHDOG=1 every half watchdog period while capture frames keep arriving."""
+        """WATCHDOG=1 every half watchdog period while capture frames keep arriving, or while
+        the microphone is missing (it cannot be opened: a known state, retried here, where a
+        restart would not help). A microphone that opens and then delivers nothing, or a hung
+        loop, stops the pings: systemd restarts the service."""
         interval = self.notifier.watchdog_interval()
         if interval is None:
             return
-        seen = self.devices.frames
-        silent_since: float | None = None
+        devices = self.devices
+        seen = devices.frames
+        fed = True
         while True:
             await self._watchdog_sleep(interval)
-            frames = self.devices.frames
-            if frames != seen:
-                seen = frames
-                if silent_since is not None:
-                    log.info("capture frames arrive again: the watchdog is fed")
-                silent_since = None
+            frames = devices.frames
+            alive = frames != seen or devices.mic_missing
+            seen = frames
+            if alive:
+                if not fed:
+                    log.info("the audio path is alive again: the watchdog is fed")
+                fed = True
                 self.notifier.watchdog()
                 self.watchdog_pings += 1
-            elif silent_since is None:
-                silent_since = time.monotonic()
+            elif fed:
+                fed = False
                 log.warning(
                     "no capture frames for %.0f s: the watchdog is no longer fed; systemd "
                     "restarts edgevoice if the microphone does not come back",

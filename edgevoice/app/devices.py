@@ -4,8 +4,10 @@ they fail, while the rest of the daemon keeps running.
 Two tasks of the daemon's TaskGroup:
 
 - `pump()`: capture frames -> the controller (`MicFrame`), counting them (`frames`: the
-  watchdog's evidence that the audio path is alive). A failing stream (unplugged, stalled)
-  hands the microphone to the doctor and waits until it is open again.
+  watchdog's evidence that the audio path is alive). `mic_missing` says the microphone cannot
+  be opened at all (not found, busy, refused): a known state the doctor keeps working on, as
+  opposed to a stream that opens and then delivers nothing (a stall). A failing stream
+  (unplugged, stalled) hands the microphone to the doctor and waits until it is open again.
 - `doctor()`: opens what is not open: both devices at start-up, then whatever failed (the
   pump's microphone, or the speaker the controller's `Speaker` reports through
   `speaker_failed`). Attempts back off from `DEVICE_RETRY_S[0]` to `DEVICE_RETRY_S[1]`. The
@@ -27,7 +29,7 @@ import logging
 from collections.abc import Callable
 
 from edgevoice.app.inputs import DeviceProblem, Input, MicFrame
-from edgevoice.errors import AudioDeviceError
+from edgevoice.errors import AudioDeviceError, DeviceStalledError
 from edgevoice.ports import AudioSink, AudioSource
 from edgevoice.redact import printable
 
@@ -61,6 +63,7 @@ class Devices:
         self._busy = busy
         self._retry = retry
         self.frames = 0  # capture frames delivered since start
+        self.mic_missing = False  # the microphone's last open failed (other than a stall)
         self.reopens = 0  # successful reopens after a failure
         self.portaudio_restarts = 0  # attempts that closed every stream first
         self.first_attempt = asyncio.Event()  # both devices tried once (READY=1 may go out)
@@ -151,9 +154,12 @@ class Devices:
                 except AudioDeviceError as exc:
                     self.broken[device] = str(exc)
                     self._report(device, str(exc))
+                    if device == MICROPHONE:
+                        self.mic_missing = not isinstance(exc, DeviceStalledError)
                     continue
                 del self.broken[device]
                 if device == MICROPHONE:
+                    self.mic_missing = False
                     self._mic_open.set()
                 if device in self._reported:
                     del self._reported[device]

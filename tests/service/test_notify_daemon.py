@@ -199,6 +199,17 @@ async def test_ready_status_and_a_watchdog_that_stops_when_capture_stalls(
         server.pactl("suspend-sink", "micsink", "0")
         back = len(manager.got)
         await manager.wait_for(lambda lines: lines == ["WATCHDOG=1"], back)
+        # Unplugged (it cannot even be opened): a known state edgevoice works on itself; the
+        # watchdog stays fed while it looks for the microphone, so no restart loop.
+        server.stop()
+        start = len(daemon.lines)
+        await daemon.wait_for_line(r"microphone unavailable", start=start)
+        gone = len(manager.got)
+        await manager.wait_for(
+            lambda lines: "STATUS=Idle; Microphone unavailable, retrying" in lines
+        )
+        first = await manager.wait_for(lambda lines: lines == ["WATCHDOG=1"], gone)
+        await manager.wait_for(lambda lines: lines == ["WATCHDOG=1"], first + 1)
         await daemon.stop()
 
 
