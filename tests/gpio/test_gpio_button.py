@@ -227,6 +227,9 @@ async def test_closing_a_held_button_does_not_block_the_loop(factory: MockFactor
     # gpiozero's close waits for its hold thread, up to long_press_s while the button is held.
     trigger = await open_on(factory, long_press_s=1.0)
     factory.pin(PIN).drive_low()
+    # gpiozero's hold thread notices a press by polling every 0.1 s; only once it waits out the
+    # hold time does close() block. Give it that poll (three times over) before closing.
+    await asyncio.sleep(0.3)
     closing = asyncio.create_task(trigger.close())
     ran_while_closing = False
     async with asyncio.timeout(HANG_GUARD):
