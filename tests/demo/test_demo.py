@@ -229,3 +229,42 @@ def test_bad_options_are_one_line(tmp_path: Path, args: list[str], status: int, 
     (line,) = done.stderr.splitlines()
     assert words in line, line
     assert not list(tmp_path.glob("edgevoice-demo-*"))
+
+
+@pytest.mark.slow
+def test_with_an_endpoint_and_a_key_it_talks_to_that_service_unchanged(tmp_path: Path) -> None:
+    """`--endpoint` with $GEMINI_API_KEY: no built-in simulator; here the service is an
+    `edgevoice simulator` process of the test's own that accepts that key and no other."""
+    require_tools()
+    key = "demo-test-key-4242424242"
+    service = subprocess.Popen(
+        [EDGEVOICE, "simulator", "--port", "0", "--api-key", key],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert service.stdout is not None
+        url = service.stdout.readline().strip()
+        assert url.startswith("ws://127.0.0.1:"), url
+        done = subprocess.run(
+            [EDGEVOICE, "demo", "--ci", "--endpoint", url],
+            cwd=tmp_path,
+            env=demo_env(tmp_path) | {"GEMINI_API_KEY": key},
+            capture_output=True,
+            text=True,
+            timeout=HANG_GUARD_S,
+        )
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(30)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert f"against the Live service at {url}" in out
+    assert "local simulator" not in out
+    assert not labelled(out, "sim", "."), out  # nothing from a simulator of its own
+    for turn in (1, 2, 3):
+        assert labelled(out, "speaker", rf"^turn {turn}: the reply plays$"), out
+    assert key not in out + done.stderr
+    wait_no_processes(tmp_path, timeout_s=5.0)
