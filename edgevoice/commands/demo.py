@@ -98,10 +98,15 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
             key = source.resolve().secret  # ConfigError naming the fix when there is none
     elif args.key_file:
         raise ValueError("--key-file goes with --endpoint (the simulator needs no key)")
+    if endpoint is not None and args.save_replies:
+        raise ValueError("--save-replies needs the built-in simulator (drop --endpoint)")
+    wav = Path(args.wav)
+    if not wav.absolute().parent.is_dir():
+        raise ValueError(f"--wav {printable(args.wav, 200)}: no such directory")
     return DemoOptions(
         endpoint=endpoint,
         key=key,
-        wav_path=Path(args.wav),
+        wav_path=wav,
         replies_dir=Path(args.save_replies) if args.save_replies else None,
         ci=args.ci,
         keep=args.keep,

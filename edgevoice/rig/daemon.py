@@ -45,8 +45,15 @@ KEEP_LOG_LINES = 60  # the daemon's last lines in an error message
 
 
 class DaemonError(RigError):
-    """The daemon did not do what the rig waited for (exited, never ready, unclean stop);
-    the message carries its exit status and its last log lines."""
+    """The daemon did not do what the rig waited for (exited, never ready, unclean stop).
+
+    `summary` is one line (what happened); the message adds the daemon's last log lines.
+    """
+
+    def __init__(self, summary: str, log: str = "") -> None:
+        self.summary = summary
+        self.log = log
+        super().__init__(f"{summary}; its log:\n{log}" if log else summary)
 
 
 def toml_value(value: Any) -> str:
@@ -315,11 +322,12 @@ class DaemonProcess:
             if not self.running and all(r.done() for r in self._readers):
                 raise DaemonError(
                     f"daemon exited ({self.process and self.process.returncode}) before a line "
-                    f"matching {pattern!r}; its log:\n{self.log()}"
+                    f"matching {pattern!r}",
+                    self.log(),
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise DaemonError(f"no log line matching {pattern!r}; its log:\n{self.log()}")
+                raise DaemonError(f"no log line matching {pattern!r}", self.log())
             self._new_line.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_line.wait(), min(remaining, 0.5))
@@ -348,8 +356,7 @@ class DaemonProcess:
             if not self.running:
                 await self._drain()
                 raise DaemonError(
-                    f"daemon exited with {self.returncode} before it was ready; its log:\n"
-                    f"{self.log()}"
+                    f"daemon exited with {self.returncode} before it was ready", self.log()
                 )
             if self.setup.socket_path.exists():
                 try:
@@ -359,7 +366,7 @@ class DaemonProcess:
                 if isinstance(last, dict) and last.get("ok") is True:
                     return last
             await asyncio.sleep(READY_POLL_S)
-        raise DaemonError(f"control socket never answered ({last!r}); log:\n{self.log()}")
+        raise DaemonError(f"control socket never answered ({last!r})", self.log())
 
     async def status(self) -> dict[str, Any]:
         """`edgevoice ctl status --json`, parsed. Raises DaemonError when ctl fails."""
@@ -387,9 +394,7 @@ class DaemonProcess:
         DaemonError unless the stop was clean: status 0 and no traceback in the log."""
         code = await self.terminate(sig, timeout_s)
         if code != 0:
-            raise DaemonError(
-                f"daemon exited {code} on {signal.Signals(sig).name}; log:\n{self.log()}"
-            )
+            raise DaemonError(f"daemon exited {code} on {signal.Signals(sig).name}", self.log())
         self.assert_no_traceback()
         return code
 
@@ -406,8 +411,7 @@ class DaemonProcess:
                 self.kill()
                 await self._drain()
                 raise DaemonError(
-                    f"daemon ignored {signal.Signals(sig).name} for {timeout_s:g} s; log:\n"
-                    f"{self.log()}"
+                    f"daemon ignored {signal.Signals(sig).name} for {timeout_s:g} s", self.log()
                 ) from None
         await self._drain()
         assert self.returncode is not None
@@ -425,7 +429,7 @@ class DaemonProcess:
         """DaemonError when the daemon printed a traceback."""
         if self.tracebacks():
             text = "\n".join(self.lines + self.stdout)
-            raise DaemonError(f"a traceback in the daemon's output:\n{text[-4000:]}")
+            raise DaemonError("a traceback in the daemon's output", text[-4000:])
 
 
 class Daemons:

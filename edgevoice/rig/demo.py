@@ -157,10 +157,11 @@ class Demo:
                 await self._run()
         except TimeoutError:
             self.outcome.problems.append(f"the demo did not finish in {DEMO_TIMEOUT_S:g} s")
+        except DaemonError as exc:
+            self.outcome.problems.append(printable(exc.summary, 300))
+            self._show_log_tail()
         except (RigError, OSError) as exc:
             self.outcome.problems.append(printable(str(exc).splitlines()[0], 300))
-            if isinstance(exc, DaemonError):
-                self._show_log_tail()
         except asyncio.CancelledError:  # SIGINT / SIGTERM (commands/demo.py)
             cancelled = True
             raise
@@ -550,7 +551,7 @@ class Demo:
     def _summary(self, problems: list[str], kept: bool) -> None:
         screen = self.screen
         screen.plain()
-        if self.recording is not None:
+        if self.recording is not None and self._turn_kinds:
             seconds = len(self.recording.samples) / SINK_RATE
             path = self.options.wav_path
             screen.plain(
@@ -565,7 +566,7 @@ class Demo:
             )
         if problems:
             for problem in problems:
-                screen.plain(f"edgevoice demo: FAILED: {problem}")
+                print(f"edgevoice demo: FAILED: {problem}", file=sys.stderr, flush=True)
             return
         kinds = ", ".join(self._turn_kinds)
         screen.plain(

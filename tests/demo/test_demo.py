@@ -214,6 +214,8 @@ def test_missing_tools_are_one_line_naming_the_fix(tmp_path: Path) -> None:
         (["--endpoint", "http://example.invalid"], 2, "ws:// or wss://"),
         (["--endpoint", "wss://example.invalid"], 78, "GEMINI_API_KEY"),
         (["--config", "/etc/edgevoice/edgevoice.toml"], 2, "--set"),
+        (["--wav", "/nonexistent/speaker.wav"], 2, "no such directory"),
+        (["--endpoint", "ws://127.0.0.1:9", "--save-replies", "r"], 2, "built-in simulator"),
     ],
 )
 def test_bad_options_are_one_line(tmp_path: Path, args: list[str], status: int, words: str) -> None:
