@@ -6,7 +6,8 @@ Every program the rig runs (the sound server, players, recorders, the daemon) is
 - with the parent-death signal set (`setpriv --pdeathsig TERM`, util-linux, on every Debian and
   Raspberry Pi OS), so a rig killed with SIGKILL still takes its children with it. The kernel
   sends it when the *thread* that started the child ends: start children from the main thread
-  (the event loop's), never from a worker thread;
+  (the event loop's), never from a worker thread. (A rig killed in the instant between a
+  child's start and setpriv setting the signal leaves that one child behind.);
 - registered until it is stopped; an `atexit` hook stops every one still running (a command that
   ends on an exception, or on `sys.exit` from a signal handler, leaves nothing behind).
 

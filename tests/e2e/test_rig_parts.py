@@ -81,6 +81,10 @@ def test_children_do_not_outlive_the_rig(tmp_path: Path, how: str) -> None:
         import os, signal, sys, time
         from edgevoice.rig import processes
         child = processes.spawn(["sleep", "600"])
+        # setpriv sets the signal, then becomes `sleep`: wait for that (a rig killed in the
+        # instant between the two would leave this child behind).
+        while open(f"/proc/{{child.pid}}/comm").read().strip() != "sleep":
+            time.sleep(0.01)
         print(child.pid, flush=True)
         if {how!r} == "sigkill":
             os.kill(os.getpid(), signal.SIGKILL)
