@@ -76,6 +76,7 @@ DEMO_SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 READY_TIMEOUT_S = 30.0
+READY_AFTER_SOCKET_S = 3.0  # hang guard: READY=1 once the control socket answers
 REPLY_TIMEOUT_S = 20.0  # hang guard: end of speech -> the reply on the speaker
 DEMO_TIMEOUT_S = 150.0  # hang guard for the whole run (it takes about 30 s)
 SUMMARY_WAIT_S = 5.0  # the daemon's turn line comes when the turn is over
@@ -202,6 +203,7 @@ class Demo:
                 self.watcher.poll()
             self._finish_recording()
             self._check_wire()
+            self._check_summaries()
 
     @contextlib.asynccontextmanager
     async def _service(self) -> AsyncIterator[str]:
@@ -266,6 +268,12 @@ class Demo:
             detail=True,
         )
         await self.daemon.wait_ready(READY_TIMEOUT_S)
+        notify = self.daemon.notify
+        if notify is not None:
+            # READY=1 is what systemd waits for; it follows the control socket closely. A
+            # daemon that sends none (before issue #10) is not waited for long.
+            with contextlib.suppress(TimeoutError):
+                await notify.wait_for(lambda n: n.fields.get("READY") == "1", READY_AFTER_SOCKET_S)
         self.screen.show("daemon", "ready: its control socket answers")
 
     def _notified(self, notification: Notification) -> None:
@@ -471,6 +479,14 @@ class Demo:
             self.screen.show("speaker", line)
             if found.correlation < MATCH_CORRELATION:
                 self.outcome.strict.append(f"reply {number} is not in the speaker recording")
+
+    def _check_summaries(self) -> None:
+        """A daemon with the supervisor (it sends STATUS=) writes one summary line per turn."""
+        if not self._saw_status:
+            return
+        for number in range(1, len(self._turn_kinds) + 1):
+            if number not in self.lines.summaries:
+                self.outcome.strict.append(f"the daemon wrote no summary line for turn {number}")
 
     def _check_wire(self) -> None:
         if self.sim is None:
