@@ -18,7 +18,8 @@ the daemon imports it (only commands and tests do); it needs `pulseaudio`, `puls
   NOTIFY_SOCKET bound by the rig: `notify`), driven with `edgevoice ctl`, stopped with SIGTERM.
 - `wire`: the simulator's record decoded (turns, their audio, replies, transcripts).
 - `signals`: PCM, WAV, levels, cross-correlation (`align`, `pieces`, `breaks`).
-- `demo`: the scripted conversation `edgevoice demo` runs and prints.
+- `demo`: what `edgevoice demo` runs (set-up, the checks, the verdict); `demo_talk`: its three
+  turns; `demo_screen`: the labelled lines it prints as things happen.
 """
 
 from edgevoice.rig.clips import Clip, Playing

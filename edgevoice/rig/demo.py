@@ -20,6 +20,8 @@ same (no simulator, so what was heard comes from the daemon's transcripts). `ci`
 mode: no detail lines, and strict (warnings in the daemon's log, a reply missing from the WAV,
 a simulator bug: exit 1).
 
+The turns themselves are in `demo_talk`, the lines it prints in `demo_screen`.
+
 Exit status: 0 when every turn was answered and played and the daemon stopped cleanly; 1 when
 something did not happen (each problem one line); 69 when the tools are missing (the line says
 `make deps`).
@@ -34,16 +36,15 @@ import secrets
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from edgevoice.redact import Secret, printable
-from edgevoice.rig.clips import Clip, Playing
 from edgevoice.rig.daemon import DaemonError, DaemonProcess, DaemonSetup
 from edgevoice.rig.demo_screen import DaemonLines, Screen, SimWatcher
+from edgevoice.rig.demo_talk import Talk
 from edgevoice.rig.devices import RtAudio
 from edgevoice.rig.host import RigError, ToolsMissing, require_tools
 from edgevoice.rig.notify import Notification
@@ -77,12 +78,7 @@ DEMO_SETTINGS: dict[str, dict[str, Any]] = {
 
 READY_TIMEOUT_S = 30.0
 READY_AFTER_SOCKET_S = 3.0  # hang guard: READY=1 once the control socket answers
-REPLY_TIMEOUT_S = 20.0  # hang guard: end of speech -> the reply on the speaker
 DEMO_TIMEOUT_S = 150.0  # hang guard for the whole run (it takes about 30 s)
-SUMMARY_WAIT_S = 5.0  # the daemon's turn line comes when the turn is over
-BARGE_IN_AFTER_S = 1.0  # how long the answer plays before the button interrupts it
-QUIET_HOLD_S = 1.0  # silence that means a reply has finished playing
-LOUD_DBFS = -50.0
 POLL_S = 0.05
 NOISE_FLOOR_DBFS = -65.0  # the room's noise in the microphone
 MATCH_CORRELATION = 0.9  # a reply found in the speaker recording
@@ -127,20 +123,13 @@ class Demo:
         self.sim: Simulator | None = None
         self.watcher: SimWatcher | None = None
         self.daemon: DaemonProcess | None = None
-        self._summary_seen = asyncio.Event()
-        self.lines = DaemonLines(
-            self.screen,
-            self.tag,
-            transcripts=not self.simulated,
-            on_summary=lambda _turn, _text: self._summary_seen.set(),
-        )
+        self.lines = DaemonLines(self.screen, self.tag, transcripts=not self.simulated)
+        self.talk: Talk | None = None
         self._sim_key = ""
-        self._no_summaries = False
         self.speaker: SpeakerRecorder | None = None
         self.recording: SpeakerRecording | None = None
         self._last_status: str | None = None
         self._saw_status = False
-        self._turn_kinds: list[str] = []
 
     # ------------------------------------------------------------------------------------------
     # The run
@@ -192,8 +181,20 @@ class Demo:
             tasks = [asyncio.create_task(self._watch(), name="demo-watch")]
             if not self._saw_status:
                 tasks.append(asyncio.create_task(self._poll_state(), name="demo-state"))
+            assert self.rt is not None and self.daemon is not None and self.speaker is not None
+            self.talk = Talk(
+                self.screen,
+                self.rt,
+                self.daemon,
+                self.speaker,
+                self.lines,
+                self.simulated,
+                self.outcome.problems,
+                self.outcome.strict,
+            )
+            self.lines.on_summary = self.talk.summary_arrived
             try:
-                await self._script(*clips)
+                await self.talk.run(*clips)
                 await self._stop_daemon()
             finally:
                 for task in tasks:
@@ -309,123 +310,6 @@ class Demo:
             await asyncio.sleep(POLL_S)
 
     # ------------------------------------------------------------------------------------------
-    # The conversation
-
-    async def _script(self, button: Clip, voice: Clip, barge_in: Clip) -> None:
-        self._heading(
-            1,
-            "button",
-            "a button turn through the control socket: press, speak, release "
-            "(what the GPIO button does)",
-        )
-        await self._ctl("press")
-        playing = self._say(button)
-        await playing.finished()
-        await self._ctl("release")
-        await self._reply(1, after=playing.sound_ends)
-
-        self._heading(
-            2, "voice", "a voice turn: no button; the voice trigger hears you and ends the turn"
-        )
-        playing = self._say(voice)
-        await playing.finished()
-        started = await self._reply_starts(2, after=playing.sound_ends)
-
-        if started is not None:
-            await asyncio.sleep(max(0.0, started + BARGE_IN_AFTER_S - time.monotonic()))
-        self._heading(
-            3, "barge-in", "a barge-in: the button pressed while the device is still answering"
-        )
-        await self._ctl("press")
-        pressed = time.monotonic()
-        if started is not None:
-            assert self.speaker is not None
-            quiet = await self.speaker.wait_level(
-                loud=False, after=pressed, threshold_dbfs=LOUD_DBFS, hold_s=0.2
-            )
-            self.screen.show(
-                "speaker", "turn 2: its reply is cut off: the speaker is silent", at=quiet
-            )
-        playing = self._say(barge_in)
-        await playing.finished()
-        await self._ctl("release")
-        await self._reply(3, after=playing.sound_ends)
-        self.screen.plain(detail=False)
-
-    def _heading(self, number: int, kind: str, text: str) -> None:
-        self._turn_kinds.append(kind)
-        self.screen.plain()
-        self.screen.plain(f"--- turn {number}: {text}")
-
-    async def _ctl(self, command: str) -> None:
-        assert self.daemon is not None
-        self.screen.show("you", f"$ edgevoice ctl {command}")
-        result = await self.daemon.ctl(command)
-        if result.returncode != 0:
-            raise DaemonError(
-                f"edgevoice ctl {command} failed ({result.returncode}): "
-                f"{printable(result.stderr.strip(), 200)}"
-            )
-
-    def _say(self, clip: Clip) -> Playing:
-        assert self.rt is not None
-        playing = self.rt.play(clip)
-        self.screen.show(
-            "you",
-            f'say "{clip.text}" (espeak-ng into the microphone, {clip.sound_s:.1f} s)',
-        )
-        return playing
-
-    async def _reply_starts(self, turn: int, *, after: float) -> float | None:
-        """When the reply to `turn` started playing on the speaker; None when none came."""
-        assert self.speaker is not None
-        try:
-            started = await self.speaker.wait_level(
-                loud=True, after=after, threshold_dbfs=LOUD_DBFS, timeout_s=REPLY_TIMEOUT_S
-            )
-        except TimeoutError:
-            missing = f"turn {turn}: no reply on the speaker within {REPLY_TIMEOUT_S:g} s"
-            # The real service may choose not to answer (proactive audio): strict (--ci) only.
-            (self.outcome.problems if self.simulated else self.outcome.strict).append(missing)
-            self.screen.show("speaker", missing + ("" if self.simulated else " (a silent turn?)"))
-            return None
-        self.screen.show("speaker", f"turn {turn}: the reply plays", at=started)
-        return started
-
-    async def _reply(self, turn: int, *, after: float) -> None:
-        """Wait for the reply to `turn` to play to its end, then for the daemon's turn line."""
-        started = await self._reply_starts(turn, after=after)
-        if started is None:
-            return
-        assert self.speaker is not None
-        ended = await self.speaker.wait_level(
-            loud=False,
-            after=started,
-            threshold_dbfs=LOUD_DBFS,
-            hold_s=QUIET_HOLD_S,
-            timeout_s=REPLY_TIMEOUT_S + 30,
-        )
-        self.screen.show(
-            "speaker", f"turn {turn}: the reply has played ({ended - started:.1f} s)", at=ended
-        )
-        await self._wait_summary(turn)
-
-    async def _wait_summary(self, turn: int) -> None:
-        """Wait (a little) for the daemon's summary line of `turn`: it comes once the turn is
-        over, which may be a moment after the reply has played."""
-        if self._no_summaries:
-            return
-        deadline = time.monotonic() + SUMMARY_WAIT_S
-        while turn not in self.lines.summaries:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._no_summaries = not self.lines.summaries  # a daemon that writes none
-                return
-            self._summary_seen.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._summary_seen.wait(), remaining)
-
-    # ------------------------------------------------------------------------------------------
     # The end
 
     async def _stop_daemon(self) -> None:
@@ -458,9 +342,9 @@ class Demo:
         """Each reply the simulator sent, looked for in the speaker recording."""
         assert self.recording is not None and self.watcher is not None
         turns = self.watcher.turns
-        if len(replies) < len(self._turn_kinds):
+        if len(replies) < len(self._kinds):
             self.outcome.problems.append(
-                f"{len(replies)} replies came from the simulator for {len(self._turn_kinds)} turns"
+                f"{len(replies)} replies came from the simulator for {len(self._kinds)} turns"
             )
         for number, reply in enumerate(replies, 1):
             interrupted = number <= len(turns) and turns[number - 1].outcome == "interrupted"
@@ -484,7 +368,7 @@ class Demo:
         """A daemon with the supervisor (it sends STATUS=) writes one summary line per turn."""
         if not self._saw_status:
             return
-        for number in range(1, len(self._turn_kinds) + 1):
+        for number in range(1, len(self._kinds) + 1):
             if number not in self.lines.summaries:
                 self.outcome.strict.append(f"the daemon wrote no summary line for turn {number}")
 
@@ -496,9 +380,9 @@ class Demo:
         if outside:
             self.outcome.strict.append(f"{outside} bytes of audio were sent outside a turn")
         heard = self.watcher.turns if self.watcher else []
-        if len(heard) != len(self._turn_kinds):
+        if len(heard) != len(self._kinds):
             self.outcome.problems.append(
-                f"the simulator heard {len(heard)} turns; the demo spoke {len(self._turn_kinds)}"
+                f"the simulator heard {len(heard)} turns; the demo spoke {len(self._kinds)}"
             )
 
     async def _tear_down(self) -> None:
@@ -526,6 +410,11 @@ class Demo:
 
     # ------------------------------------------------------------------------------------------
     # Words
+
+    @property
+    def _kinds(self) -> list[str]:
+        """The turns the demo began, by kind (button, voice, barge-in)."""
+        return self.talk.kinds if self.talk is not None else []
 
     def _header(self) -> None:
         against = (
@@ -567,7 +456,7 @@ class Demo:
     def _summary(self, problems: list[str], kept: bool) -> None:
         screen = self.screen
         screen.plain()
-        if self.recording is not None and self._turn_kinds:
+        if self.recording is not None and self._kinds:
             seconds = len(self.recording.samples) / SINK_RATE
             path = self.options.wav_path
             screen.plain(
@@ -584,9 +473,9 @@ class Demo:
             for problem in problems:
                 print(f"edgevoice demo: FAILED: {problem}", file=sys.stderr, flush=True)
             return
-        kinds = ", ".join(self._turn_kinds)
+        kinds = ", ".join(self._kinds)
         screen.plain(
-            f"edgevoice demo: done: {len(self._turn_kinds)} turns ({kinds}), each answered; "
+            f"edgevoice demo: done: {len(self._kinds)} turns ({kinds}), each answered; "
             "the daemon stopped cleanly; everything the demo started is stopped."
         )
 
