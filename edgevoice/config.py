@@ -594,19 +594,42 @@ class ControlConfig:
 
 @dataclass(frozen=True)
 class ReconnectConfig:
-    """Backoff when the network, the server or a device fails."""
+    """Backoff when the connection to the Live API fails (exponential, with jitter and a cap)."""
 
-    initial_delay: float = setting(0.5, "First retry delay.", unit="s", minimum=0.05, maximum=60)
-    max_delay: float = setting(30.0, "Longest retry delay.", unit="s", minimum=1, maximum=3600)
-    multiplier: float = setting(2.0, "Delay growth per failure.", minimum=1, maximum=10)
+    initial_delay: float = setting(
+        0.5,
+        "Longest wait before the first retry after a failure.",
+        unit="s",
+        minimum=0.05,
+        maximum=60,
+    )
+    max_delay: float = setting(
+        30.0, "Cap on the wait between retries.", unit="s", minimum=1, maximum=3600
+    )
+    multiplier: float = setting(
+        2.0, "Growth of the wait per failure in a row.", minimum=1, maximum=10
+    )
     jitter: float = setting(
-        0.2, "Random spread of each delay, as a fraction of it.", minimum=0, maximum=1
+        1.0,
+        "Random part of each wait, as a fraction of it: 1 is full jitter (the wait is drawn "
+        "between 0 and its bound), 0 none.",
+        minimum=0,
+        maximum=1,
     )
     throttled_delay: float = setting(
-        60.0, "Delay after a quota / rate-limit close.", unit="s", minimum=1, maximum=3600
+        60.0,
+        "Least wait after a quota or rate-limit refusal (the usual backoff comes on top).",
+        unit="s",
+        minimum=1,
+        maximum=3600,
     )
     stable_after: float = setting(
-        30.0, "A connection up this long resets the backoff.", unit="s", minimum=0, maximum=3600
+        30.0,
+        "A connection up this long (or closed by edgevoice itself) resets the backoff and the "
+        "count of failures in a row.",
+        unit="s",
+        minimum=0,
+        maximum=3600,
     )
 
 

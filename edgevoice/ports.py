@@ -159,20 +159,25 @@ class ServiceNotifier(Protocol):
     missing or broken notify socket is logged once and then ignored).
     """
 
-    def ready(self) -> None:
-        """READY=1: start-up is complete (devices open, config valid)."""
+    def ready(self, status: str | None = None) -> None:
+        """READY=1: start-up is complete (devices open, config valid); with STATUS= when
+        `status` is given."""
 
     def status(self, text: str) -> None:
         """STATUS=<text>: the one line `systemctl status` shows (outside text made printable)."""
 
-    def reloading(self) -> None:
+    def reloading(self, status: str | None = None) -> None:
         """RELOADING=1, then `ready()` again once the new config is in use."""
 
-    def stopping(self) -> None:
+    def stopping(self, status: str | None = None) -> None:
         """STOPPING=1: shutdown has begun."""
 
     def watchdog(self) -> None:
         """WATCHDOG=1: the loop is alive (call at half of WATCHDOG_USEC)."""
+
+    def watchdog_interval(self) -> float | None:
+        """Seconds between watchdog() calls (half of WATCHDOG_USEC), or None when the
+        watchdog is off."""
 
 
 @dataclass(frozen=True)

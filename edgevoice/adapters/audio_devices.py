@@ -18,6 +18,13 @@ rest of the package is typed. A PyAudio handle is `Any` (`PortAudio` below).
 PortAudio builds its device list when the first PyAudio instance of the process is created and
 keeps it until the last one is terminated: a USB device plugged in later appears only after every
 PyAudio instance has been terminated and a new one created.
+
+One PortAudio stream call at a time, process-wide: opening, starting and closing a stream run in
+helper threads, and a call the caller gave up on (a device that blocks) keeps running there. The
+helper threads take `_stream_calls` for the whole call, so an abandoned one can never run
+alongside the next (two PortAudio calls at once aborted the process once). A call that cannot
+get it within its own time limit fails with an AudioDeviceError saying an earlier call is still
+stuck; if that never ends, the audio stays down and the watchdog gets the service restarted.
 """
 
 from __future__ import annotations
@@ -59,6 +66,27 @@ PA_INVALID_SAMPLE_RATE = -9997
 PA_DEVICE_UNAVAILABLE = -9985  # ALSA's EBUSY ("Device or resource busy") maps to this
 
 SAMPLE_FORMAT = pyaudio.paInt16
+
+# Held by the helper thread of every stream open, start and close (see the module docstring).
+_stream_calls = threading.Lock()
+# How long an abandoned stream's late close may wait for its turn (a helper thread, nobody
+# waits for it).
+ABANDON_WAIT_S = 60.0
+
+
+def exclusive(fn: Callable[[], T], timeout: float, what: str) -> T:
+    """Run `fn` (a blocking PortAudio stream call) holding `_stream_calls`, waiting at most
+    `timeout` seconds for it; AudioDeviceError when an earlier call still holds it."""
+    if not _stream_calls.acquire(timeout=max(0.0, timeout)):
+        raise AudioDeviceError(
+            f"cannot {what}: an earlier PortAudio call is still stuck (a device that blocks: "
+            f"{blocked_hint()}); edgevoice retries, and is restarted by the watchdog if it "
+            "never ends"
+        )
+    try:
+        return fn()
+    finally:
+        _stream_calls.release()
 
 
 @dataclass(frozen=True)
@@ -342,7 +370,9 @@ async def open_in_thread(
     try:
         async with asyncio.timeout(timeout_s):
             return await run_in_thread(
-                open_blocking, name=f"edgevoice-{label}-open", abandon=close_stream_blocking
+                lambda: exclusive(open_blocking, timeout_s, f"open the {label} device"),
+                name=f"edgevoice-{label}-open",
+                abandon=_close_abandoned,
             )
     except TimeoutError:
         raise DeviceStalledError(
@@ -356,7 +386,10 @@ async def start_in_thread(opened: OpenedStream, timeout_s: float) -> None:
     label = _LABEL[opened.kind]
     try:
         async with asyncio.timeout(timeout_s):
-            await run_in_thread(opened.stream.start_stream, name=f"edgevoice-{label}-start")
+            await run_in_thread(
+                lambda: exclusive(opened.stream.start_stream, timeout_s, f"start the {label}"),
+                name=f"edgevoice-{label}-start",
+            )
     except TimeoutError:
         raise DeviceStalledError(
             f"{label} device {opened.device.name!r} did not start within {timeout_s:g} s: "
@@ -367,11 +400,20 @@ async def start_in_thread(opened: OpenedStream, timeout_s: float) -> None:
 
 
 def close_stream_blocking(opened: OpenedStream) -> None:
-    """Abort and close the stream, then release PortAudio (blocking; helper thread)."""
+    """Abort and close the stream, then release PortAudio (blocking; helper thread; the
+    caller holds `_stream_calls`)."""
     try:
         opened.stream.close()  # an active stream is aborted: pending buffers are discarded
     finally:
         stop_portaudio(opened.pa)
+
+
+def _close_abandoned(opened: OpenedStream) -> None:
+    """Close a stream whose open finished after its caller gave up (helper thread)."""
+    try:
+        exclusive(lambda: close_stream_blocking(opened), ABANDON_WAIT_S, "close a late stream")
+    except (AudioDeviceError, OSError) as exc:
+        log.warning("a %s stream opened too late could not be closed: %s", opened.kind, exc)
 
 
 async def close_stream(opened: OpenedStream, timeout_s: float) -> None:
@@ -381,7 +423,10 @@ async def close_stream(opened: OpenedStream, timeout_s: float) -> None:
     try:
         async with asyncio.timeout(timeout_s):
             await run_in_thread(
-                lambda: close_stream_blocking(opened), name=f"edgevoice-{label}-close"
+                lambda: exclusive(
+                    lambda: close_stream_blocking(opened), timeout_s, f"close the {label}"
+                ),
+                name=f"edgevoice-{label}-close",
             )
     except TimeoutError:
         log.warning(
@@ -390,6 +435,8 @@ async def close_stream(opened: OpenedStream, timeout_s: float) -> None:
             opened.device.name,
             timeout_s,
         )
+    except AudioDeviceError as exc:
+        log.warning("%s device %r left unclosed: %s", label, opened.device.name, exc)
     except OSError as exc:
         log.warning("%s device %r failed to close cleanly: %s", label, opened.device.name, exc)
 

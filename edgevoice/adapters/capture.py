@@ -20,6 +20,7 @@ zeros for `silence_warning` seconds (a muted or broken microphone) is logged onc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import threading
@@ -245,10 +246,11 @@ class PyAudioCapture:
             self._wakeup.clear()
             if self._queue:
                 continue
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: cancelling a wait_for whose inner wait has just
+            # completed could lose the cancellation on Python 3.11 (the pump then hung).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wakeup.wait()
 
     async def close(self) -> None:
         """Stop and release the device; pending frames are discarded. Safe to call twice.

@@ -18,6 +18,7 @@ and `drain()` raise AudioDeviceError; one that stopped pulling for `stall_timeou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -249,10 +250,11 @@ class PyAudioPlayback:
             if opened is None:
                 return
             self._raise_if_failed(opened, check_stall=True)
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: cancelling a wait_for whose inner wait has just
+            # completed could lose the cancellation on Python 3.11 (the pump then hung).
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await self._wakeup.wait()
 
     async def close(self) -> None:
         """Stop the device at once (queued audio is dropped) and release it. Safe to call twice."""

@@ -74,7 +74,8 @@ def status(conversation: Conversation) -> dict[str, JsonValue]:
         "muted": c.mic.muted,
         "connected": up,
         "connection_age_s": age,
-        "model": c.policy.plan.setups[0].bare_model,
+        "model": c.policy.model,
+        "fallback_model": c.policy.on_fallback,
         "resumable": c.policy.resumable,
         "volume": c.speaker.volume,
         "needs_attention": {

@@ -26,9 +26,14 @@ The rules it keeps (issue #9, DESIGN.md sections 3 and 4):
   kept across restarts.
 - **The LED** shows LISTENING exactly while audio is leaving the device: the sender reports
   when the turn's audio starts and stops going out.
-- **Errors** follow `errors.disposition()` through the `ConnectionPolicy`: a failed or lost
-  connection gives an earcon and one journal line, and the next trigger retries (resuming with
-  the handle when it may); a fatal one leaves the device in ERROR, saying what needs attention.
+- **Connections** are the supervisor's (`edgevoice.app.supervisor`): it opens them, carries a
+  turn over to a new one when one fails (nothing the person said is lost), backs off, moves to
+  a fallback model, rotates on goAway and leaves the device in ERROR for a fatal error, saying
+  what needs attention.
+- **The journal and STATUS=**: every line carries the state, the connection and the turn
+  (`edgevoice.app.log_setup.LOG_CONTEXT`); each turn ends with one summary line
+  (`edgevoice.app.turn_log`); `status_line()` is what systemd shows, sent on every change
+  through `on_status`.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from edgevoice.app.control import answer_request
 from edgevoice.app.inputs import (
     Click,
     ControlInput,
+    DeviceProblem,
     EndConversation,
     Input,
     LinkEnded,
@@ -69,22 +75,26 @@ from edgevoice.app.link import (
     Text,
     ToolAnswer,
 )
+from edgevoice.app.log_setup import LOG_CONTEXT
 from edgevoice.app.mic import MicPath
-from edgevoice.app.policy import ConnectionPolicy, describe
+from edgevoice.app.policy import ConnectionPolicy
 from edgevoice.app.speaker import Player, Speaker
 from edgevoice.app.status import Counters, Latency
+from edgevoice.app.supervisor import Supervisor
 from edgevoice.app.tools import CANCELLED_BY_PERSON, Answer, ToolCalls
+from edgevoice.app.turn_log import TurnLog
 from edgevoice.audio.earcons import Earcon
 from edgevoice.audio.vad_gate import Ended, Rejected, Speech, Triggered
 from edgevoice.config import Config
-from edgevoice.errors import Action, ErrorClass, SessionClosedError
 from edgevoice.limits import UsageLedger
 from edgevoice.live.events import (
     AudioChunk,
     FunctionCall,
     GoAway,
+    InputTranscription,
     InteractionUpdate,
     Interrupted,
+    OutputTranscription,
     ServerEvent,
     SessionResumptionUpdate,
     ToolCall,
@@ -143,7 +153,6 @@ class Conversation:
 
         self.config = config
         self.policy = policy
-        self._connect = connect
         self.mic = mic
         self._store = store
         self.ledger = ledger
@@ -157,19 +166,31 @@ class Conversation:
         self.device_counters = device_counters
         self._queue: asyncio.Queue[Input] = asyncio.Queue()
         self._group: asyncio.TaskGroup | None = None
-        self._timers = Timers(self._spawn, self.post, sleep)
+        self.timers = Timers(self.spawn, self.post, sleep)
         self.speaker = Speaker(
-            player, config.earcons, spawn=self._spawn, post=self.post, sleep=sleep
+            player, config.earcons, spawn=self.spawn, post=self.post, sleep=sleep
         )
         self.tools = ToolCalls(
             builtins=config.live.tools,
             commands=config.tools.command,
             context=self._tool_context,
-            spawn=self._spawn,
+            spawn=self.spawn,
             post=self.post,
         )
         self.counters = Counters()
         self.latency = Latency()
+        self.supervisor = Supervisor(
+            self,
+            policy=policy,
+            connect=connect,
+            sleep=sleep,
+            clock=clock,
+            stable_after=config.reconnect.stable_after,
+        )
+        self.turn_log = TurnLog()
+        self.on_status: Callable[[str], None] = _ignore  # STATUS= (the daemon's notifier)
+        self.status_text = ""
+        self.device_problem = ""  # a microphone or speaker that is being reopened
         self.link: Link | None = None
         self.turn: Turn | None = None
         self.state = DeviceState.STARTING
@@ -181,7 +202,6 @@ class Conversation:
         self.ending = False  # the model called end_conversation: end after its reply
         self.offline = False  # the last connection failed or was lost
         self._turns = 0
-        self._links = 0
         self._last_message = float("-inf")
         self._awaiting_since = float("-inf")
         self._turn_end_at: float | None = None  # when the turn's end went out (latency)
@@ -209,12 +229,12 @@ class Conversation:
                     self.dispatch(await self._queue.get())
             finally:
                 self._group = None
-                self._timers.cancel_all()
+                self.timers.cancel_all()
                 self.tools.cancel_all()
                 if self.link is not None:
                     self.link.drop()
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         group = self._group
         if group is None:
             work.close()
@@ -246,28 +266,33 @@ class Conversation:
             case EndConversation(source=source):
                 self.end_conversation(source)
             case LinkUp(link=link):
-                self._link_up(link)
+                if link is self.link:
+                    self.supervisor.up(link)
             case LinkEvent(link=link, event=event):
                 if link is self.link:
                     self._last_message = self._clock()
                     self._server_event(link, event)
+                elif link is self.supervisor.retiring:
+                    self._retiring_event(event)
             case LinkEnded(link=link, error=error):
                 if link is self.link:
-                    self._link_ended(link, error)
+                    self.supervisor.ended(link, error)
             case Sent(link=link):
                 if link is self.link:
                     self._sent(item)
             case TimerFired(name=name):
-                if self._timers.is_current(item):
+                if self.timers.is_current(item):
                     self._timer(name)
             case PlaybackDone():
                 if self.speaker.finished(item):
                     self.mic.speaking_ended(self._clock())
-                    self._maybe_idle()
+                    self.maybe_idle()
             case ToolDone():
                 self._tool_done(item)
             case ControlInput(request=request, reply=reply):
                 self._control(request, reply)
+            case DeviceProblem(text=text):
+                self.device_problem = text
 
     # ----------------------------------------------------------------------------------------
     # The microphone and the turns
@@ -278,6 +303,7 @@ class Conversation:
                 case Speech(frame=audio):
                     if self.turn is not None and self.link is not None:
                         self.link.outbox.put(Audio(audio))
+                        self.supervisor.replay.audio(audio)
                 case Triggered(preroll=preroll):
                     if self._may_start() is None:
                         self._open_turn("voice", held=False, voice=True, preroll=preroll)
@@ -299,13 +325,9 @@ class Conversation:
         if self.mic.muted:
             return "the microphone is muted; `edgevoice ctl unmute` turns it on"
         if self.ledger.daily_limit_reached(self._today()):
-            self._earcon(Earcon.LIMIT)
+            self.earcon(Earcon.LIMIT)
             return "today's audio cap (limits.daily_audio_s) is reached; turns resume tomorrow"
-        refusal = self.policy.refusal()
-        if refusal is not None:
-            self._earcon(Earcon.ERROR)
-            return f"needs attention: {refusal.headline}; {refusal.fix}"
-        return None
+        return self.supervisor.refusal()
 
     def press(self, source: Source) -> str | None:
         turn = self.turn
@@ -314,7 +336,7 @@ class Conversation:
                 turn.voice, turn.held, turn.source = False, True, source
                 self.mic.take_over()
                 left = self.ledger.turn_time_left(self._clock())
-                self._timers.set(
+                self.timers.set(
                     "turn_limit", self.config.limits.max_turn_s if left is None else left
                 )
             return None
@@ -352,16 +374,21 @@ class Conversation:
         self.turn = Turn(self._turns, source, held, voice, now)
         self.counters.turns += 1
         self.ledger.begin_turn(now, self._today())
-        self._timers.cancel("follow_up")
-        self._timers.cancel("watchdog")
+        self.timers.cancel("follow_up")
+        self.timers.cancel("watchdog")
         self.awaiting = False
-        link = self._ensure_link()
-        if link.setup.manual_activity:
+        link = self.supervisor.ensure_link()
+        manual = link.setup.manual_activity
+        replay = self.supervisor.replay
+        replay.begin(manual)
+        if manual:
             link.outbox.put(BeginActivity())
         for frame in preroll:
             link.outbox.put(Audio(frame))
+            replay.audio(frame)
+        self.turn_log.begin(self._turns, source, now)
         if not voice:  # the voice gate ends its own turns at the same length
-            self._timers.set("turn_limit", self.config.limits.max_turn_s)
+            self.timers.set("turn_limit", self.config.limits.max_turn_s)
         log.info(
             "turn %d started (%s); %d ms of pre-roll",
             self._turns,
@@ -370,7 +397,7 @@ class Conversation:
             extra={"TURN_ID": self._turns},
         )
         if not voice:  # the person talking to the gate is not interrupted by a beep
-            self._earcon(Earcon.LISTEN_START)
+            self.earcon(Earcon.LISTEN_START)
 
     def _close_turn(
         self, why: str, earcon: Earcon | None = Earcon.LISTEN_END, level: int = logging.INFO
@@ -380,10 +407,12 @@ class Conversation:
         turn = self.turn
         if turn is None:
             return
-        self._finish_turn()
+        self.finish_turn()
         link = self.link
         if link is not None:
-            link.outbox.put(EndActivity() if link.setup.manual_activity else StreamEnd())
+            end = EndActivity() if link.setup.manual_activity else StreamEnd()
+            link.outbox.put(end)
+            self.supervisor.replay.end(end)
             self.awaiting = True
         usage = self.ledger.turn
         sent = usage.audio_seconds if usage is not None else 0.0
@@ -396,13 +425,13 @@ class Conversation:
             extra={"TURN_ID": turn.number},
         )
         if earcon is not None:
-            self._earcon(earcon)
+            self.earcon(earcon)
 
-    def _finish_turn(self) -> None:
+    def finish_turn(self) -> None:
         """Forget the open turn (its end is the caller's business)."""
         self.turn = None
         self.mic.end_turn()
-        self._timers.cancel("turn_limit")
+        self.timers.cancel("turn_limit")
         self.ledger.end_turn(self._clock())
         self._store.save_usage(self.ledger.snapshot())
 
@@ -434,43 +463,38 @@ class Conversation:
             link.outbox.put(ToolAnswer(call_id, name, dict(CANCELLED_BY_PERSON), None, True))
 
     def say(self, text: str) -> str | None:
-        refusal = self.policy.refusal()
+        refusal = self.supervisor.refusal()
         if refusal is not None:
-            self._earcon(Earcon.ERROR)
-            return f"needs attention: {refusal.headline}; {refusal.fix}"
+            return refusal
         if not _new_input_cancels(self.link):  # on 3.8 the text itself cancels the call
             self._interrupt_tools()
         if self.turn is None:
             self._barge_in()
-        link = self._ensure_link()
-        self._timers.cancel("follow_up")
+        link = self.supervisor.ensure_link()
+        self.timers.cancel("follow_up")
         link.outbox.put(Text(text))
         if self.turn is None:
             self.awaiting = True
+            self._turns += 1
+            self.supervisor.replay.text(text)
+            self.turn_log.begin(self._turns, "control", self._clock())
         log.info("say: %d characters sent as the user's turn", len(text))
         return None
 
     # ----------------------------------------------------------------------------------------
-    # The connection
+    # The connection (edgevoice.app.supervisor opens, replaces and rotates it)
 
-    def _ensure_link(self) -> Link:
-        if self.link is not None:
-            return self.link
-        self._links += 1
-        link = Link(self._links, self.policy.setup(), self._connect, self.post, self._audio_sent)
-        link.task = self._spawn(link.run())
-        self.link = link
-        log.info("connecting (%s)", "resuming the conversation" if link.resumed else "new")
-        return link
-
-    def _audio_sent(self, seconds: float) -> None:
+    def audio_sent(self, seconds: float) -> None:
         self.ledger.add_audio(seconds, self._today())
+        self.turn_log.speech_sent(seconds)
 
-    def _forget_link(self) -> Link | None:
+    def forget_link(self, *, keep_follow_up: bool = False) -> Link | None:
+        """Let go of the current connection (its later inputs are stale); returns it."""
         link, self.link = self.link, None
         self.listening = False
-        for name in ("follow_up", "watchdog"):
-            self._timers.cancel(name)
+        for name in ("follow_up", "watchdog", "stable"):
+            if name != "follow_up" or not keep_follow_up:
+                self.timers.cancel(name)
         if link is not None:
             self._uplink_dropped += link.outbox.dropped
             if link.conn is not None:
@@ -478,72 +502,9 @@ class Conversation:
                 self._uplink_dropped += link.conn.audio_dropped
         return link
 
-    def _close_link(self, why: str) -> None:
-        """Close the connection gracefully (1000); the handle is kept."""
-        link = self._forget_link()
-        if link is not None:
-            log.info("closing the connection: %s", why)
-            link.close()
-
-    def _link_up(self, link: Link) -> None:
-        if link is not self.link:
-            return
-        link.opened_at = self._clock()
-        self.policy.connected()
-        self.counters.connections += 1
-        self.offline = False
-        session = link.session
-        log.info(
-            "connected to %s (%s)",
-            link.setup.bare_model,
-            "resumed" if link.resumed else "new conversation",
-            extra={"SESSION_ID": session.session_id} if session and session.session_id else None,
-        )
-
-    def _link_ended(self, link: Link, error: BaseException | None) -> None:
-        in_progress = (
-            self.turn is not None or self.awaiting or self.answering or bool(self.tools.running)
-        )
-        was_up = link.conn is not None
-        self._forget_link()
-        self.tools.cancel_all()
-        if self.turn is not None:
-            self._finish_turn()
-        self.awaiting = self.answering = self.discard_answer = self.interrupted = False
-        self.ending = False
-        if error is None:
-            error = SessionClosedError(1006, "the connection ended")
-        result = self.policy.failed(error)
-        text = describe(error)
-        fields = {"ERROR_CLASS": result.error_class.value}
-        if isinstance(error, SessionClosedError):
-            fields["CLOSE_CODE"] = str(error.code)
-        if result.traceback:
-            log.error("the connection failed on a bug in edgevoice", exc_info=error)
-        if result.action is Action.ATTENTION:
-            log.error(
-                "needs attention: %s: %s; %s", result.headline, text, result.fix, extra=fields
-            )
-            self._earcon(Earcon.ERROR)
-        elif not was_up:
-            self.counters.connect_failures += 1
-            self.offline = True
-            log.warning("could not connect: %s; the next turn tries again", text, extra=fields)
-            self._earcon(Earcon.ERROR)
-        elif in_progress:
-            self.counters.connections_lost += 1
-            self.offline = True
-            resume = " and resumes" if self.policy.resumable else ""
-            log.warning(
-                "connection lost: %s; the next turn reconnects%s", text, resume, extra=fields
-            )
-            self._earcon(Earcon.OFFLINE)
-        else:
-            log.info("the idle connection ended: %s", text, extra=fields)
-
-    def _maybe_idle(self) -> None:
-        """Nothing in progress: end the conversation the model ended, close a connection the
-        server is ending, or start the follow-up window."""
+    def maybe_idle(self) -> None:
+        """Nothing in progress: end the conversation the model ended, rotate away from a
+        connection the server is ending, or start the follow-up window."""
         link = self.link
         if link is None or not link.up:
             return
@@ -553,24 +514,29 @@ class Conversation:
             return
         if self.ending:
             self.end_conversation("model")
-        elif link.going_away:
-            self._close_link("the server is ending it (goAway); the next turn resumes")
-        elif not self._timers.running("follow_up"):
-            self._timers.set("follow_up", self.config.live.follow_up_window)
+            return
+        window = self.config.live.follow_up_window
+        if link.going_away and window <= 0:
+            self.supervisor.close("the server is ending it (goAway); the next turn resumes")
+            return
+        if not self.timers.running("follow_up"):
+            self.timers.set("follow_up", window)
+        if link.going_away:  # the follow-up window goes on over the next connection
+            self.supervisor.rotate()
 
     def end_conversation(self, source: Source) -> None:
         if self.turn is not None:
-            self._finish_turn()
+            self.finish_turn()
         self.tools.cancel_all()
         self.speaker.clear()
         self.awaiting = self.answering = self.discard_answer = self.interrupted = False
         self.ending = False
-        link = self._forget_link()
-        if link is not None:
-            link.drop()
+        self.supervisor.drop()
+        self.supervisor.replay.clear()
+        self.turn_log.finish("ended")
         self.policy.forget_handle()
         log.info("conversation ended (%s); the next turn starts a new one", source)
-        self._earcon(Earcon.LISTEN_END)
+        self.earcon(Earcon.LISTEN_END)
 
     # ----------------------------------------------------------------------------------------
     # Server events
@@ -583,22 +549,29 @@ class Conversation:
                     return
                 if not self.answering:
                     self.answering = True
+                    self.supervisor.replay.clear()  # the model is on it: no more resending
+                    latency = None
                     if self._turn_end_at is not None:
-                        self.latency.add(now - self._turn_end_at)
+                        latency = now - self._turn_end_at
+                        self.latency.add(latency)
                         self._turn_end_at = None
+                    self.turn_log.first_audio(latency)
+                self.turn_log.reply_audio(len(pcm) / 2 / rate)
                 self.speaker.play_answer(pcm, rate)
             case Interrupted():
                 self.speaker.clear()
                 self.answering = self.discard_answer = False
                 self.interrupted = True
+                self.turn_log.interrupted()
                 log.info("the answer was interrupted")
             case TurnComplete():
                 self._turn_complete(event)
             case InteractionUpdate():
                 if not event.continues:
                     self.awaiting = False
-                    self._maybe_idle()
+                    self.maybe_idle()
             case ToolCall(calls=calls):
+                self.supervisor.replay.clear()  # the model is on the turn
                 for call in calls:
                     self._tool_call(link, call)
             case ToolCallCancellation(ids=ids):
@@ -607,20 +580,36 @@ class Conversation:
                 log.info(
                     "the server cancelled %d tool call(s); %d were running", len(ids), cancelled
                 )
-                self._maybe_idle()
+                self.maybe_idle()
             case SessionResumptionUpdate(new_handle=handle, resumable=resumable):
                 if resumable and handle:
                     self.policy.new_handle(handle)
             case GoAway(time_left_seconds=left):
                 link.going_away = True
                 log.info(
-                    "the server ends this connection in %.0f s; closing it at the next pause", left
+                    "the server ends this connection in %.0f s (goAway); moving to a new one at "
+                    "the next pause",
+                    left,
                 )
-                self._maybe_idle()
+                self.maybe_idle()
             case UsageMetadata(total_tokens=tokens):
                 self.ledger.add_tokens(tokens, self._today())
+                self.turn_log.tokens(tokens)
+            case InputTranscription(text=text):
+                self.turn_log.heard(text)
+            case OutputTranscription(text=text):
+                self.turn_log.said(text)
             case _:
-                pass  # transcripts, thoughts, text parts, generationComplete: nothing to do
+                pass  # thoughts, text parts, generationComplete: nothing to do
+
+    def _retiring_event(self, event: ServerEvent) -> None:
+        """An event of the connection being rotated away: only a newer handle matters."""
+        match event:
+            case SessionResumptionUpdate(new_handle=handle, resumable=resumable):
+                if resumable and handle:
+                    self.policy.new_handle(handle)
+            case _:
+                pass
 
     def _turn_complete(self, event: TurnComplete) -> None:
         self.discard_answer = False
@@ -634,9 +623,11 @@ class Conversation:
                 log.info("the model chose not to answer (a silent turn)")
             if not event.continues:
                 self.awaiting = False
-                self._timers.cancel("watchdog")
-                self.policy.stable()
-        self._maybe_idle()
+                self.timers.cancel("watchdog")
+                self.supervisor.replay.clear()
+                if self.turn is None:
+                    self.turn_log.finish("silent" if event.silent else "answered")
+        self.maybe_idle()
 
     def _tool_call(self, link: Link, call: FunctionCall) -> None:
         self.counters.tool_calls += 1
@@ -686,11 +677,11 @@ class Conversation:
                 if item.blocking:  # the model goes on with the result: its answer is due
                     self.awaiting = True
                     self._arm_watchdog()
-                self._maybe_idle()
+                self.maybe_idle()
 
     def _arm_watchdog(self) -> None:
         self._awaiting_since = self._clock()
-        self._timers.set("watchdog", self.config.live.response_timeout)
+        self.timers.set("watchdog", self.config.live.response_timeout)
 
     def _timer(self, name: str) -> None:
         match name:
@@ -701,36 +692,25 @@ class Conversation:
                 link = self.link
                 if link is not None and self.turn is None and not self.speaker.playing:
                     window = self.config.live.follow_up_window
-                    self._close_link(f"no follow-up within {window:g} s")
+                    self.supervisor.close(f"no follow-up within {window:g} s")
             case "watchdog":
                 self._watchdog()
+            case "stable":
+                self.supervisor.stable_timer()
 
     def _watchdog(self) -> None:
         if not self.awaiting or self.link is None:
             return
         timeout = self.config.live.response_timeout
         if self.tools.running:  # a tool of ours runs: the server waits for us, not we for it
-            self._timers.set("watchdog", timeout)
+            self.timers.set("watchdog", timeout)
             return
         quiet = self._clock() - max(self._last_message, self._awaiting_since)
         if quiet < timeout:
-            self._timers.set("watchdog", timeout - quiet)
+            self.timers.set("watchdog", timeout - quiet)
             return
-        self.counters.stalls += 1
-        log.warning(
-            "no answer from the Live API for %.0f s after the turn ended (live.response_timeout):"
-            " dropping the connection; the next turn resumes the conversation",
-            quiet,
-            extra={"ERROR_CLASS": ErrorClass.TRANSIENT.value},
-        )
-        self.awaiting = self.answering = False
-        self.speaker.clear()
-        self.tools.cancel_all()
-        link = self._forget_link()
-        if link is not None:
-            link.drop()
-        self.offline = True
-        self._earcon(Earcon.ERROR)
+        self.turn_log.finish("stalled")
+        self.supervisor.stalled(quiet)
 
     # ----------------------------------------------------------------------------------------
     # Mute, volume, earcons, the LED
@@ -751,7 +731,7 @@ class Conversation:
         log.info("volume set to %d %%", percent)
         return percent
 
-    def _earcon(self, kind: Earcon) -> None:
+    def earcon(self, kind: Earcon) -> None:
         seconds = self.speaker.earcon(kind)
         if seconds:  # the voice trigger must not take the device's own tone for speech
             self.mic.hold_gate(self._clock() + seconds + self.mic.echo_tail_s)
@@ -777,14 +757,49 @@ class Conversation:
             return DeviceState.OFFLINE
         return DeviceState.IDLE
 
+    def status_line(self) -> str:
+        """What STATUS= says now, in plain words ("Listening", "Reconnecting in 4 s (attempt
+        3): close 1011: Internal error encountered.", "Needs attention: API key refused")."""
+        state = self.state
+        attention = self.policy.attention
+        if attention is not None:
+            text = f"Needs attention: {attention.headline}"
+            if attention.retry_after is not None:
+                text += f" (trying again every {attention.retry_after / 60:g} min)"
+            return text
+        model = f" (fallback model {self.policy.model})" if self.policy.on_fallback else ""
+        if state is DeviceState.CONNECTING:
+            return (self.supervisor.note or "Connecting") + model
+        if state is DeviceState.OFFLINE:
+            text = self.supervisor.offline_text()
+        elif state is DeviceState.MUTED:
+            text = "Muted (edgevoice ctl unmute)"
+        else:
+            text = state.value.capitalize()
+        if self.device_problem and state in (DeviceState.IDLE, DeviceState.OFFLINE):
+            text = f"{text}; {self.device_problem}"
+        return text + model
+
     def _refresh(self) -> None:
         state = self.device_state()
-        if state is self.state:
-            return
-        self.state = state
-        log.debug("state: %s", state.value, extra={"EDGEVOICE_STATE": state.value})
-        if self._indicator is not None:
-            self._indicator.show(state)
+        link = self.link
+        session = link.session if link is not None else None
+        record = self.turn_log.current
+        LOG_CONTEXT.update(
+            state=state.value,
+            connection=link.number if link is not None else None,
+            session=session.session_id if session is not None else None,
+            turn=record.number if record is not None else None,
+        )
+        if state is not self.state:
+            self.state = state
+            log.debug("state: %s", state.value)
+            if self._indicator is not None:
+                self._indicator.show(state)
+        text = self.status_line()
+        if text != self.status_text:
+            self.status_text = text
+            self.on_status(text)
 
     # ----------------------------------------------------------------------------------------
     # The control socket (edgevoice.app.control answers each request)
@@ -810,6 +825,10 @@ class Conversation:
                 held += link.conn.audio_held_back.frames
                 dropped += link.conn.audio_dropped
         return held, dropped
+
+
+def _ignore(_text: str) -> None:
+    pass
 
 
 def _new_input_cancels(link: Link | None) -> bool:

@@ -5,19 +5,27 @@ the microphone and the speaker (PyAudio on ALSA), the voice trigger (webrtcvad a
 gate), the button and the LED (gpiozero; none on a machine without GPIO, after one warning
 line), the state store, the usage ledger, the connection policy and the conversation
 controller. Tests pass what they must replace: gpiozero's MockFactory (`pin_factory`), a
-virtual clock and sleep, the credential's environment; everything else is the real thing.
+virtual clock and sleep, the credential's environment, the backoff's delays, a notify socket;
+everything else is the real thing.
 
 `Daemon.run()` runs until `stop()`, in one TaskGroup:
 
-- the microphone pump: capture frames -> the controller (a failing microphone is reopened);
-- the speaker's start-up (a failing speaker is retried; the conversation goes on meanwhile);
+- the devices (`edgevoice.app.devices`): the microphone pump (capture frames -> the
+  controller) and the doctor that opens both devices and reopens a failing one;
 - the button: press, release, long press -> the controller (toggle mode makes presses clicks);
 - the control server: each request -> the controller, which answers it;
-- the conversation controller.
+- the conversation controller (with its supervisor: `edgevoice.app.supervisor`);
+- the service manager's view (`edgevoice.adapters.systemd_notify`, a no-op off systemd):
+  READY=1 once both devices were tried (config valid and audio open; not waiting for the
+  network; a device that is missing at boot is retried and shown in STATUS=, the daemon does
+  not wait for it), STATUS= on every change of what the device does, and WATCHDOG=1 every half
+  watchdog period while capture frames keep arriving, or while the microphone is missing and
+  being looked for (a microphone that went silently dead, or a hung loop, gets the service
+  restarted; one that is unplugged is found again in-process).
 
 Stopping cancels the group: the connection closes with 1000, running tools are killed,
-playback stops, the LED goes off, the state (handle, mute, volume, the day's usage) is written
-and fsynced.
+playback stops, the state (handle, mute, volume, the day's usage) is written and fsynced
+before the devices are closed, the LED goes off.
 """
 
 from __future__ import annotations
@@ -37,26 +45,34 @@ from edgevoice.adapters.credential_lookup import CredentialSource
 from edgevoice.adapters.gpio import open_button, open_led
 from edgevoice.adapters.playback import PyAudioPlayback
 from edgevoice.adapters.state_store import JsonStateStore
+from edgevoice.adapters.systemd_notify import NullNotifier
 from edgevoice.adapters.ws import LiveConnection
+from edgevoice.app.backoff import Delays, delays_from
 from edgevoice.app.conversation import Conversation
-from edgevoice.app.inputs import Click, ControlInput, EndConversation, MicFrame, Press, Release
+from edgevoice.app.devices import MICROPHONE, SPEAKER, Devices
+from edgevoice.app.inputs import Click, ControlInput, EndConversation, Press, Release
 from edgevoice.app.link import Connector
+from edgevoice.app.log_setup import LOG_CONTEXT
 from edgevoice.app.mic import MicPath
 from edgevoice.app.policy import ConnectionPolicy
 from edgevoice.app.session_config import LivePlan, live_plan
 from edgevoice.app.speaker import Player
 from edgevoice.audio.vad_gate import GateTiming, VoiceGate
 from edgevoice.config import Config
-from edgevoice.errors import AudioDeviceError
 from edgevoice.limits import UsageLedger
 from edgevoice.live.frames import Setup
 from edgevoice.live.json_view import JsonValue
-from edgevoice.ports import AudioSource, Indicator, StateStore, TriggerKind, TriggerSource
+from edgevoice.ports import (
+    AudioSource,
+    Indicator,
+    ServiceNotifier,
+    StateStore,
+    TriggerKind,
+    TriggerSource,
+)
 from edgevoice.redact import printable
 
 log = logging.getLogger("edgevoice.daemon")
-
-DEVICE_RETRY_S = (1.0, 30.0)  # first and longest wait before reopening a failed device
 
 
 class Daemon:
@@ -73,6 +89,8 @@ class Daemon:
         button_toggles: bool = False,
         indicator: Indicator | None = None,
         control: ControlServer | None = None,
+        notifier: ServiceNotifier | None = None,
+        watchdog_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.conversation = conversation
         self.source = source
@@ -82,21 +100,45 @@ class Daemon:
         self.button_toggles = button_toggles
         self.indicator = indicator
         self.control = control
+        self.notifier: ServiceNotifier = notifier or NullNotifier()
+        self._watchdog_sleep = watchdog_sleep
         self._stop = asyncio.Event()
         # One PortAudio operation (open, start, close) at a time: the capture and the playback
         # stream each have a PyAudio instance, and PortAudio's calls on two of them from two
         # threads at once have aborted the process (seen under load with the pulse plugin).
-        # The speaker path reopens a failed player under the same lock.
-        self._devices = conversation.speaker.device_lock
+        self.devices = Devices(
+            source,
+            player,
+            asyncio.Lock(),
+            post=conversation.post,
+            stop=self._stop,
+            busy=self._device_busy,
+        )
+        conversation.speaker.on_failure = self.devices.speaker_failed
+        conversation.speaker.device_lock = self.devices.lock
         self.started = asyncio.Event()  # set once every part runs (tests wait for it)
+        self.ready = asyncio.Event()  # READY=1 went out (both devices were tried)
+        self.watchdog_pings = 0
 
     def stop(self) -> None:
         """Ask `run()` to end (from the loop's thread, e.g. a signal handler)."""
         self._stop.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _device_busy(self, device: str) -> bool:
+        c = self.conversation
+        if device == SPEAKER:
+            return c.speaker.playing
+        return device == MICROPHONE and c.turn is not None
+
     async def run(self) -> None:
         """Run until `stop()`; then shut everything down cleanly (see the module docstring)."""
-        post = self.conversation.post
+        conversation = self.conversation
+        notifier = self.notifier
+        conversation.on_status = notifier.status
         if self.control is not None:
             try:
                 await self.control.start()
@@ -108,9 +150,13 @@ class Daemon:
                 # The device tasks are not cancelled at the stop: they end by themselves once a
                 # device open under way has finished (a PortAudio start-up left running in its
                 # thread when the process exits aborts it).
-                group.create_task(self._microphone(), name="microphone")
-                group.create_task(self._start_speaker(), name="speaker")
-                tasks = [group.create_task(self.conversation.run(), name="conversation")]
+                group.create_task(self.devices.pump(), name="microphone")
+                group.create_task(self.devices.doctor(), name="devices")
+                tasks = [
+                    group.create_task(conversation.run(), name="conversation"),
+                    group.create_task(self._announce_ready(), name="ready"),
+                    group.create_task(self._watchdog(), name="watchdog"),
+                ]
                 if self.button is not None:
                     tasks.append(group.create_task(self._button(self.button), name="button"))
                 if self.control is not None:
@@ -119,84 +165,75 @@ class Daemon:
                 log.info("edgevoice is running")
                 await self._stop.wait()
                 log.info("stopping")
-                # Closing the microphone ends its frames() loop: the pump returns by itself
-                # (cancelling it inside the capture adapter's wait can hang on Python 3.11).
-                async with self._devices:
-                    await self.source.close()
+                # The handle and the rest first: whatever hangs later cannot cost them.
+                self.store.save_usage(conversation.ledger.snapshot())
+                await asyncio.to_thread(self.store.flush)
                 for task in tasks:
                     task.cancel()
+                # Closing the microphone ends its frames() loop: the pump returns by itself.
+                async with self.devices.lock:
+                    await self.source.close()
         finally:
-            await self._shut_down(post)
+            await self._shut_down()
 
-    async def _shut_down(self, post: Callable[[Any], None]) -> None:
+    async def _shut_down(self) -> None:
         conversation = self.conversation
         if self.control is not None:
             await self.control.close()
-        async with self._devices:
+        # The state first: a device that hangs while closing must not cost the handle.
+        self.store.save_usage(conversation.ledger.snapshot())
+        await asyncio.to_thread(self.store.close)
+        async with self.devices.lock:
             await self.player.close()
             await self.source.close()
         if self.button is not None:
             await self.button.close()
         if self.indicator is not None:
             self.indicator.close()
-        self.store.save_usage(conversation.ledger.snapshot())
-        await asyncio.to_thread(self.store.close)
+        LOG_CONTEXT.clear()
         log.info("stopped")
 
+    # -- the service manager's view --------------------------------------------------------
+
+    async def _announce_ready(self) -> None:
+        """READY=1 once both devices were tried (open or being retried)."""
+        await self.devices.first_attempt.wait()
+        self.notifier.ready(self.conversation.status_line())
+        self.ready.set()
+        log.info("ready: %s", self.conversation.status_line())
+
+    async def _watchdog(self) -> None:
+        """WATCHDOG=1 every half watchdog period while capture frames keep arriving, or while
+        the microphone is missing (it cannot be opened: a known state, retried here, where a
+        restart would not help). A microphone that opens and then delivers nothing, or a hung
+        loop, stops the pings: systemd restarts the service."""
+        interval = self.notifier.watchdog_interval()
+        if interval is None:
+            return
+        devices = self.devices
+        seen = devices.frames
+        fed = True
+        while True:
+            await self._watchdog_sleep(interval)
+            frames = devices.frames
+            alive = frames != seen or devices.mic_missing
+            seen = frames
+            if alive:
+                if not fed:
+                    log.info("the audio path is alive again: the watchdog is fed")
+                fed = True
+                self.notifier.watchdog()
+                self.watchdog_pings += 1
+            elif fed:
+                fed = False
+                log.warning(
+                    "no capture frames for %.0f s: the watchdog is no longer fed; systemd "
+                    "restarts edgevoice if the microphone does not come back",
+                    interval,
+                    extra={"ERROR_CLASS": "transient", "DEVICE": MICROPHONE},
+                )
+
     # -- the parts -------------------------------------------------------------------------
-
-    async def _microphone(self) -> None:
-        """Capture frames -> the controller; a failing microphone is reopened. Ends at the
-        stop, after an open under way has finished."""
-        post = self.conversation.post
-        delay = DEVICE_RETRY_S[0]
-        reported = ""
-        try:
-            while not self._stop.is_set():
-                try:
-                    async with self._devices:
-                        await self.source.start()
-                    if self._stop.is_set():
-                        break
-                    if reported:
-                        log.info("microphone open again")
-                    delay, reported = DEVICE_RETRY_S[0], ""
-                    async for frame in self.source.frames():
-                        post(MicFrame(frame))
-                except AudioDeviceError as exc:
-                    reported = _report_device("microphone", exc, delay, reported)
-                    async with self._devices:
-                        await self.source.close()
-                    await self._pause(delay)
-                    delay = min(delay * 2, DEVICE_RETRY_S[1])
-        finally:
-            async with self._devices:
-                await self.source.close()
-
-    async def _start_speaker(self) -> None:
-        """Open the speaker (audio queued meanwhile plays once it is open); retried while it
-        fails. Ends at the stop, after an open under way has finished."""
-        delay = DEVICE_RETRY_S[0]
-        reported = ""
-        while not self._stop.is_set():
-            try:
-                async with self._devices:
-                    await self.player.start()
-                if reported:
-                    log.info("speaker open again")
-                return
-            except AudioDeviceError as exc:
-                reported = _report_device("speaker", exc, delay, reported)
-                await self._pause(delay)
-                delay = min(delay * 2, DEVICE_RETRY_S[1])
-
-    async def _pause(self, seconds: float) -> None:
-        """Wait `seconds`, or less when the daemon stops meanwhile."""
-        try:
-            async with asyncio.timeout(seconds):
-                await self._stop.wait()
-        except TimeoutError:
-            pass
 
     async def _button(self, button: TriggerSource) -> None:
         post = self.conversation.post
@@ -219,22 +256,6 @@ class Daemon:
         reply: asyncio.Future[dict[str, JsonValue]] = asyncio.get_running_loop().create_future()
         self.conversation.post(ControlInput(request, reply))
         return await reply
-
-
-def _report_device(what: str, exc: AudioDeviceError, delay: float, reported: str) -> str:
-    """One warning per distinct device failure (then debug lines while it persists); returns
-    what was reported."""
-    text = str(exc)
-    level = logging.DEBUG if text == reported else logging.WARNING
-    log.log(
-        level,
-        "%s unavailable: %s; trying again in %.0f s (and on, less often)",
-        what,
-        text,
-        delay,
-        extra={"ERROR_CLASS": "transient"},
-    )
-    return text
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,12 +303,19 @@ def build_daemon(
     today: Callable[[], dt.date] = dt.date.today,
     local_now: Callable[[], dt.datetime] = lambda: dt.datetime.now().astimezone(),
     is_speech: Callable[[bytes], bool] | None = None,
+    delays: Delays | None = None,
+    notifier: ServiceNotifier | None = None,
+    wrap_source: Callable[[AudioSource], AudioSource] | None = None,
+    wrap_connect: Callable[[Connector], Connector] | None = None,
 ) -> Daemon:
     """The daemon for `config`, every part built from it (call inside the running loop).
 
     Raises ConfigError when the config cannot start (`live_plan`). The injectable parts are for
     tests (see the module docstring); `is_speech` replaces webrtcvad's verdict only where a
-    test must decide what is speech.
+    test must decide what is speech; `delays` the backoff (default: `[reconnect]`);
+    `notifier` the service manager's socket (default: none); `wrap_source` and `wrap_connect`
+    put a layer between the microphone, or the connector, and the rest (a test that counts
+    frames, or holds a connection attempt).
     """
     loop = asyncio.get_running_loop()
     plan = plan or live_plan(config)
@@ -372,6 +400,8 @@ def build_daemon(
         saved.resumption,
         resumption=config.live.resumption,
         window_s=config.live.resumption_window,
+        delays=delays or delays_from(config.reconnect),
+        throttled_s=config.reconnect.throttled_delay,
         wall=wall,
         clock=clock,
     )
@@ -382,10 +412,11 @@ def build_daemon(
             "playback_underruns": player.stats.underruns,
         }
 
+    connect = connect or connector(plan, credentials, clock)
     conversation = Conversation(
         config,
         policy=policy,
-        connect=connect or connector(plan, credentials, clock),
+        connect=wrap_connect(connect) if wrap_connect is not None else connect,
         player=player,
         mic=mic,
         store=store,
@@ -401,12 +432,13 @@ def build_daemon(
     )
     daemon = Daemon(
         conversation,
-        source=source,
+        source=wrap_source(source) if wrap_source is not None else source,
         player=player,
         store=store,
         button=button,
         button_toggles=config.button.mode == "toggle",
         indicator=indicator,
+        notifier=notifier,
     )
     if config.control.enabled:
         group = config.control.group

@@ -137,6 +137,14 @@ class ControlInput:
     reply: asyncio.Future[dict[str, JsonValue]]
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceProblem:
+    """The microphone or the speaker failed and is being reopened (`text`: what STATUS= adds,
+    "" once both work again)."""
+
+    text: str
+
+
 Input: TypeAlias = (
     MicFrame
     | Press
@@ -151,4 +159,5 @@ Input: TypeAlias = (
     | PlaybackDone
     | ToolDone
     | ControlInput
+    | DeviceProblem
 )

@@ -121,6 +121,12 @@ class Outbox:
         self._items.clear()
         self._audio = 0
 
+    def take(self) -> list[Op]:
+        """Everything not yet sent, in order (the outbox is empty afterwards)."""
+        items = list(self._items)
+        self.clear()
+        return items
+
     def close(self) -> None:
         """No more items: a waiting `get()` returns None."""
         self._closed = True
@@ -157,23 +163,34 @@ class Link:
     def __init__(
         self,
         number: int,
-        setup: Setup,
+        setup: Callable[[], Setup],
         connect: Connector,
         post: Callable[[Input], None],
         on_audio_sent: Callable[[float], None],
+        *,
+        delay: float = 0.0,
+        after: Link | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.number = number
-        self.setup = setup
+        # Asked again right before connecting: the newest handle (one that arrived on the
+        # connection this one replaces) goes into the setup that is sent.
+        self._setup_source = setup
+        self.setup = setup()
         self.outbox = Outbox()
         self.conn: LiveConnection | None = None
         self.task: asyncio.Task[None] | None = None
         self.opened_at: float | None = None  # the controller's clock at LinkUp
         self.closing = False  # the controller closed or dropped it
-        self.going_away = False  # the server sent goAway: close at the next idle moment
+        self.going_away = False  # the server sent goAway: rotate at the next idle moment
+        self.delay = delay  # backoff: seconds to wait before connecting
+        self.after = after  # a connection that must have ended first (rotation: section 6.3)
+        self.waiting = delay > 0 or after is not None  # not connecting yet
         self.error: BaseException | None = None
         self._connect = connect
         self._post = post
         self._on_audio_sent = on_audio_sent
+        self._sleep = sleep
 
     def __repr__(self) -> str:
         return f"<Link {self.number}{' up' if self.up else ''}>"
@@ -207,8 +224,23 @@ class Link:
             self.task.cancel()
 
     async def run(self) -> None:
-        """Open, send and read until the connection ends; then post `LinkEnded`. When
-        cancelled, close the connection (1000) and re-raise (nothing is posted)."""
+        """Wait (for the connection this one replaces to end, then for the backoff delay),
+        open, send and read until the connection ends; then post `LinkEnded`. When cancelled,
+        close the connection (1000) and re-raise (nothing is posted)."""
+        before = self.after
+        if before is not None and before.task is not None and not before.task.done():
+            # Resuming while the old socket is open gives 1011 (protocol doc 6.3): close first.
+            await asyncio.wait([before.task])
+        self.after = None
+        if self.delay > 0:
+            await self._sleep(self.delay)
+        self.waiting = False
+        self.setup = self._setup_source()
+        log.info(
+            "connecting (%s, %s)",
+            self.setup.bare_model,
+            "resuming the conversation" if self.resumed else "new conversation",
+        )
         try:
             conn = await self._connect(self.setup)
         except Exception as exc:  # credential, network, handshake, setup refused

@@ -5,6 +5,14 @@ any extra attribute whose name is upper case (`[A-Z][A-Z0-9_]*`, the only names 
 becomes a journal field, so `journalctl -u edgevoice EDGEVOICE_STATE=offline` works. On stderr
 the same fields are appended as `key=value`.
 
+Every line of edgevoice's own loggers also carries what applies at that moment
+(`LOG_CONTEXT`, kept up to date by the conversation controller): EDGEVOICE_STATE, CONNECTION_ID
+(this process's connection number), SESSION_ID (the server's, when it gives one) and TURN_ID
+(the turn whose input or answer is in progress). A field the line sets itself wins. Lines that
+close a connection add ERROR_CLASS, CLOSE_CODE and CLOSE_REASON; each turn ends with a summary
+line (`edgevoice.app.turn_log`: TURN_TRIGGER, SPEECH_S, LATENCY_MS, REPLY_S, INTERRUPTED,
+TOKENS, TURN_OUTCOME).
+
 Every handler scrubs registered secrets (edgevoice.redact) from the message and traceback, so a
 key that a library echoes back still never reaches the journal.
 """
@@ -25,7 +33,61 @@ from edgevoice.adapters.journald import (
 from edgevoice.redact import ScrubSecrets
 
 # The fields edgevoice itself sets; listed so the stderr format shows them in a stable order.
-KNOWN_FIELDS = ("EDGEVOICE_STATE", "SESSION_ID", "TURN_ID", "ERROR_CLASS", "CLOSE_CODE")
+KNOWN_FIELDS = (
+    "EDGEVOICE_STATE",
+    "CONNECTION_ID",
+    "SESSION_ID",
+    "TURN_ID",
+    "ERROR_CLASS",
+    "CLOSE_CODE",
+    "CLOSE_REASON",
+)
+
+
+class LogContext:
+    """What applies to every line right now (see the module docstring). One per process: the
+    daemon runs one conversation."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+
+    def update(
+        self,
+        *,
+        state: str | None = None,
+        connection: int | None = None,
+        session: str | None = None,
+        turn: int | None = None,
+    ) -> None:
+        values = {
+            "EDGEVOICE_STATE": state,
+            "CONNECTION_ID": connection,
+            "SESSION_ID": session,
+            "TURN_ID": turn,
+        }
+        self.fields = {k: str(v) for k, v in values.items() if v is not None}
+
+    def clear(self) -> None:
+        self.fields = {}
+
+
+LOG_CONTEXT = LogContext()
+
+
+class ContextFields(logging.Filter):
+    """Adds `LOG_CONTEXT`'s fields to the records of edgevoice's own loggers (a field the
+    record already has is kept)."""
+
+    def __init__(self, context: LogContext = LOG_CONTEXT) -> None:
+        super().__init__()
+        self._context = context
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "edgevoice" or record.name.startswith("edgevoice."):
+            for name, value in self._context.fields.items():
+                if getattr(record, name, None) is None:
+                    setattr(record, name, value)
+        return True
 
 
 class HumanFormatter(logging.Formatter):
@@ -72,6 +134,7 @@ def setup_logging(
         handler = logging.StreamHandler(stream or sys.stderr)
         handler.setFormatter(HumanFormatter())
     handler.addFilter(ScrubSecrets())
+    handler.addFilter(ContextFields())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

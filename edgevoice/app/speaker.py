@@ -11,8 +11,10 @@
 - `earcon(kind)` plays a tone (when the config has it on) and returns its length, so the
   controller can keep the voice trigger from hearing it.
 
-A player that fails (`AudioDeviceError`: the USB speaker was unplugged) is logged and reopened
-in the background; the conversation goes on without sound meanwhile.
+A player that fails (`AudioDeviceError`: the USB speaker was unplugged) is handed to
+`on_failure` (the daemon's device doctor, `edgevoice.app.devices`, reopens it with its own
+backoff); without one it is reopened here, every `REOPEN_DELAY_S`. The conversation goes on
+without sound meanwhile.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class Speaker:
         self._token = 0
         self._reopening = False
         self.device_lock = asyncio.Lock()  # one device open/start/close at a time (daemon.py)
+        self.on_failure: Callable[[AudioDeviceError], None] | None = None
         self.earcons_played: list[Earcon] = []  # the most recent ones, for status and tests
 
     @property
@@ -137,6 +140,9 @@ class Speaker:
             self._failed(exc)
 
     def _failed(self, exc: AudioDeviceError) -> None:
+        if self.on_failure is not None:
+            self.on_failure(exc)
+            return
         if self._reopening:
             return
         self._reopening = True

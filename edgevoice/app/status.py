@@ -22,6 +22,8 @@ class Counters:
     connections: int = 0  # connections opened
     connect_failures: int = 0  # connection attempts that failed
     connections_lost: int = 0  # connections that ended while something was in progress
+    reconnects: int = 0  # new connections the supervisor opened to carry a turn over
+    rotations: int = 0  # connections replaced after the server's goAway
     stalls: int = 0  # answers the response watchdog gave up on
     limits_reached: int = 0  # turns ended by limits.max_turn_s or the daily cap
     interruptions: int = 0  # answers cut short (barge-in, interrupted)

@@ -41,7 +41,8 @@ from edgevoice.sim import SimOptions, Simulator, VirtualClock, run_simulator
 async def rig_factory(rt_audio: Any, tmp_path: Path) -> AsyncIterator[RigFactory]:
     """`await rig_factory(settings, sim_options, virtual=False)`: a running daemon (stopped,
     and its frames checked with the SDK, at teardown). Call it again for a restart: the state
-    directory is kept."""
+    directory is kept. `virtual` may be the VirtualClock to use; `devices_ready=False` returns
+    before both devices work; other keywords go to `build_daemon`."""
     stack = AsyncExitStack()
     rigs: list[Rig] = []
     sims: dict[int, Simulator] = {}
@@ -51,7 +52,9 @@ async def rig_factory(rt_audio: Any, tmp_path: Path) -> AsyncIterator[RigFactory
         settings: Mapping[str, Mapping[str, Any]] | None = None,
         sim: SimOptions | Simulator | None = None,
         *,
-        virtual: bool = False,
+        virtual: bool | VirtualClock = False,
+        devices_ready: bool = True,
+        **build: Any,
     ) -> Rig:
         if isinstance(sim, Simulator):
             simulator = sim
@@ -80,19 +83,23 @@ async def rig_factory(rt_audio: Any, tmp_path: Path) -> AsyncIterator[RigFactory
             "paths": {"state_dir": str(tmp_path / "state"), "runtime_dir": str(tmp_path / "run")},
         }
         config = parse_config(toml_of(merge(base, settings or {})), "test")
-        clock = VirtualClock() if virtual else None
+        clock = (
+            virtual if isinstance(virtual, VirtualClock) else VirtualClock() if virtual else None
+        )
         factory = MockFactory()
         daemon = build_daemon(
             config,
             credentials=CredentialSource(config.auth, environ={"GEMINI_API_KEY": KEY}),
             pin_factory=factory,
             **({"clock": clock.now, "sleep": clock.sleep} if clock is not None else {}),
+            **build,
         )
         task = asyncio.create_task(daemon.run())
         await asyncio.wait_for(daemon.started.wait(), TIMEOUT)
         # Both devices open and the microphone delivering: a test never races the start-up.
-        source, player = daemon.source, daemon.player
-        await until(lambda: source.stats.frames_out > 0 and player.device is not None)  # type: ignore[attr-defined]
+        devices = daemon.devices
+        if devices_ready:
+            await until(lambda: devices.frames > 0 and not devices.broken)
         rig = Rig(daemon, config, simulator, factory, clock, rt_audio, task, tmp_path / "state")
         rigs.append(rig)
         return rig

@@ -5,20 +5,28 @@ connection lost mid-answer, and garbage on the control socket during a turn. The
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from appkit import TIMEOUT, RigFactory, until
 
 from edgevoice.audio.earcons import Earcon
 from edgevoice.control_protocol import MAX_LINE
-from edgevoice.sim import Fault, SimOptions
+from edgevoice.sim import Fault, SimOptions, VirtualClock
 
 ERRORS_ON = {"earcons": {"error": True, "offline": True}}
 
 
-async def test_a_failed_connection_is_reported_and_the_next_turn_retries(
+async def test_a_failed_connection_is_reported_and_retried_after_the_backoff(
     rig_factory: RigFactory,
 ) -> None:
-    rig = await rig_factory(ERRORS_ON, SimOptions(pace=0, lifetime_s=None, refuse_first=1))
+    # Every wait is 10 s: longer than a person is kept waiting (supervisor.PATIENCE_S).
+    clock = VirtualClock()
+    rig = await rig_factory(
+        ERRORS_ON,
+        SimOptions(pace=0, lifetime_s=None, refuse_first=1),
+        virtual=clock,
+        delays=lambda: itertools.repeat(10.0),
+    )
     await rig.ctl("say", text="Hello?")  # the first attempt gets HTTP 503
     await rig.wait_state("offline")
     for pin in rig.led_pins():
@@ -31,6 +39,13 @@ async def test_a_failed_connection_is_reported_and_the_next_turn_retries(
     await until(lambda: rig.pins() == (1, 1, 0))
     red, green, blue = (rig.pin_history(pin) for pin in rig.led_pins())
     assert 1 in red and 1 in green and blue == [0]
+    # Within the backoff a turn is refused at once, saying how long is left.
+    refused = await rig.request({"cmd": "say", "text": "Now?"})
+    assert refused["ok"] is False and "offline" in refused["error"]
+    assert "HTTP 503" in refused["error"] and "10 s" in refused["error"]
+    assert Earcon.OFFLINE in rig.conversation.speaker.earcons_played
+    assert len(rig.sim.connections) == 0  # refused at the handshake: no connection recorded
+    await clock.advance(10.5)
     await rig.ctl("say", text="Hello again?")  # the next turn connects
     await rig.wait_answers(1)
     await rig.wait_state("idle")

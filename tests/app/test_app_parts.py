@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from edgevoice.adapters.state_store import JsonStateStore
+from edgevoice.app.backoff import delays_from
 from edgevoice.app.inputs import Input, TimerFired
 from edgevoice.app.mic import MicPath
 from edgevoice.app.policy import ConnectionPolicy
@@ -18,7 +19,7 @@ from edgevoice.app.session_config import live_plan
 from edgevoice.app.status import Latency
 from edgevoice.app.timers import Timers
 from edgevoice.audio.vad_gate import GateTiming, Speech, Triggered, VoiceGate
-from edgevoice.config import Config, parse_config
+from edgevoice.config import Config, ReconnectConfig, parse_config
 from edgevoice.errors import (
     ATTENTION_RETRY_S,
     MAX_CONSECUTIVE_FAILURES,
@@ -132,6 +133,8 @@ def policy(
         handle,
         resumption=True,
         window_s=kw.get("window_s", 7200.0),
+        delays=delays_from(ReconnectConfig()),
+        throttled_s=60.0,
         wall=lambda: now[0],
         clock=lambda: now[0],
     )
@@ -150,7 +153,7 @@ def test_a_new_handle_is_saved_and_a_refused_one_dropped(tmp_path: Path) -> None
     p, store, _ = policy(tmp_path)
     p.new_handle("h-9")
     assert store.state.resumption is not None and store.state.resumption.value == "h-9"
-    result = p.failed(SessionClosedError(1008, "BidiGenerateContent session not found"))
+    result = p.failed(SessionClosedError(1008, "BidiGenerateContent session not found")).disposition
     assert result.action is Action.RETRY and not result.keep_handle
     assert p.handle is None and store.state.resumption is None
     assert p.last_error is not None and "session not found" in p.last_error.message
@@ -159,7 +162,7 @@ def test_a_new_handle_is_saved_and_a_refused_one_dropped(tmp_path: Path) -> None
 def test_a_fatal_error_refuses_connecting_until_a_restart(tmp_path: Path) -> None:
     p, _, _ = policy(tmp_path)
     result = p.failed(SessionClosedError(1007, "API key not valid. Please pass a valid API key."))
-    assert result.action is Action.ATTENTION
+    assert result.attention
     refusal = p.refusal()
     assert refusal is not None and refusal.headline == "API key refused"
     assert p.refusal() is not None  # still: no retry_after for a bad key
@@ -169,8 +172,8 @@ def test_bounded_failures_end_in_attention_with_a_slow_retry(tmp_path: Path) -> 
     p, _, now = policy(tmp_path)
     error = SessionClosedError(1011, "Internal error encountered.")
     for _ in range(MAX_CONSECUTIVE_FAILURES):
-        assert p.failed(error).action is Action.RETRY
-    assert p.failed(error).action is Action.ATTENTION
+        assert not p.failed(error).attention
+    assert p.failed(error).attention
     assert p.refusal() is not None
     now[0] += ATTENTION_RETRY_S
     assert p.refusal() is None  # one more try after the slow retry interval
@@ -179,7 +182,7 @@ def test_bounded_failures_end_in_attention_with_a_slow_retry(tmp_path: Path) -> 
 def test_network_failures_never_need_attention(tmp_path: Path) -> None:
     p, _, _ = policy(tmp_path)
     for _ in range(3 * MAX_CONSECUTIVE_FAILURES):
-        assert p.failed(ConnectError("connection refused")).action is Action.RETRY
+        assert not p.failed(ConnectError("connection refused")).attention
     assert p.refusal() is None
 
 
