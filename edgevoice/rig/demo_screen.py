@@ -296,7 +296,7 @@ class DaemonLines:
 
 _INTERESTING = re.compile(
     r"^(turn \d+ (started|ended)|barge-in|connected to|connecting|the answer was interrupted|"
-    r"ready|edgevoice is running|stopping|stopped)"
+    r"edgevoice is running|stopping|stopped)"
 )
 
 

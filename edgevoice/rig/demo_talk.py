@@ -53,7 +53,6 @@ class Talk:
     problems: list[str]
     strict: list[str]
     kinds: list[str] = field(default_factory=list)
-    _no_summaries: bool = False
     _summary_seen: asyncio.Event = field(default_factory=asyncio.Event)
 
     def summary_arrived(self, turn: int, text: str) -> None:
@@ -155,14 +154,11 @@ class Talk:
     async def _wait_summary(self, turn: int) -> None:
         """Wait (a little) for the daemon's summary line of `turn`: it comes once the turn is
         over, which may be a moment after the reply has played."""
-        if self._no_summaries:
-            return
         deadline = time.monotonic() + SUMMARY_WAIT_S
         while turn not in self.lines.summaries:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._no_summaries = not self.lines.summaries  # a daemon that writes none
-                return
+                return  # the end of the run says which summary is missing
             self._summary_seen.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._summary_seen.wait(), remaining)

@@ -119,13 +119,17 @@ def test_the_demo_runs_the_daemon_and_its_wav_holds_the_replies(tmp_path: Path) 
     assert labelled(out, "you", r"^\$ edgevoice ctl press$")
     assert labelled(out, "you", r"^\$ edgevoice ctl release$")
     assert len(labelled(out, "you", r'^say "')) == 3
-    assert labelled(out, "state", r"\S")
+    states = labelled(out, "state", r"\S")  # STATUS= as the daemon sent it
+    assert {"Idle", "Listening", "Speaking"} <= set(states), states
+    assert labelled(out, "daemon", r"^ready: READY=1 \d+\.\d\d s after it started"), out
     for turn in (1, 2, 3):
         assert labelled(out, "heard", rf"^turn {turn}: \d+\.\d s of your audio .*transcript"), out
         assert labelled(
             out, "reply", rf"^turn {turn}: the first reply audio goes out {re.escape(TAG)}"
         )
         assert labelled(out, "speaker", rf"^turn {turn}: the reply plays$"), out
+        latency = rf"^turn {turn}: .*reply after \d+ ms.* {re.escape(TAG)}$"
+        assert labelled(out, "latency", latency), out
     assert labelled(out, "reply", rf"^turn 2: interrupted .*{re.escape(TAG)}$"), out
     assert labelled(out, "speaker", r"^turn 2: its reply is cut off"), out
     assert "Every timing below is measured against the local simulator" in out
@@ -266,7 +270,11 @@ def test_with_an_endpoint_and_a_key_it_talks_to_that_service_unchanged(tmp_path:
     assert f"against the Live service at {url}" in out
     assert "local simulator" not in out
     assert not labelled(out, "sim", "."), out  # nothing from a simulator of its own
+    tag = re.escape(f"[measured against {url}]")
     for turn in (1, 2, 3):
         assert labelled(out, "speaker", rf"^turn {turn}: the reply plays$"), out
+        assert labelled(out, "latency", rf"^turn {turn}: .*reply after \d+ ms.* {tag}$"), out
+        # What the service heard comes from the daemon's own transcript lines.
+        assert labelled(out, "heard", rf'^turn {turn}: ".+"$'), out
     assert key not in out + done.stderr
     wait_no_processes(tmp_path, timeout_s=5.0)
