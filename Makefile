@@ -19,7 +19,7 @@ APT_PACKAGES := python3-venv python3-dev gcc pkg-config portaudio19-dev libsyste
 help:
 	@echo "make test   install everything, then ruff + mypy --strict + pytest"
 	@echo "            (then '. $(VENV)/bin/activate' puts the edgevoice command on your PATH)"
-	@echo "make demo   install everything, then a round trip to the local Live simulator"
+	@echo "make demo   install everything, then talk to the real daemon on virtual audio devices"
 	@echo "make bench  run the shipped benchmarks"
 
 $(VENV)/.apt-done:
@@ -56,25 +56,16 @@ pytest: venv
 
 test: lint typecheck pytest
 
-# Until the conversation loop and its demo land, `make demo` shows what exists end to end: the
-# example config is validated, the local Live simulator starts, and the real client does one
-# measured round trip against it (setup, a spoken turn, the spoken answer saved to a WAV file).
+# The real daemon (`edgevoice run`) on virtual real-time audio devices, against the built-in Live
+# simulator, spoken to with espeak-ng: a button turn, a voice turn, a barge-in (about 30 s; no
+# sound card, GPIO or key needed). It writes what the speaker played to demo-speaker.wav.
 demo: venv
-	$(VENV)/bin/edgevoice check-config --config deploy/edgevoice.toml --quiet
-	@rm -f .demo-sim.out; \
-	$(VENV)/bin/edgevoice simulator --port 0 > .demo-sim.out 2> .demo-sim.log & pid=$$!; \
-	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
-	for i in $$(seq 100); do url=$$(head -n 1 .demo-sim.out 2>/dev/null); [ -n "$$url" ] && break; sleep 0.1; done; \
-	[ -n "$$url" ] || { echo "make demo: the simulator did not start; see .demo-sim.log" >&2; exit 1; }; \
-	echo "simulator: $$url"; \
-	GEMINI_API_KEY=demo-key $(VENV)/bin/edgevoice probe --config deploy/edgevoice.toml \
-	    --set live.endpoint=$$url --save-reply demo-reply.wav && \
-	echo "make demo: reply saved to demo-reply.wav. (The demo with the whole daemon on real-time audio devices is issue #11.)" && \
-	echo "To type edgevoice commands as README.md shows: . $(VENV)/bin/activate"
+	$(VENV)/bin/edgevoice demo
+	@echo "To type edgevoice commands as README.md shows: . $(VENV)/bin/activate"
 
 bench: venv
 	$(VENV)/bin/edgevoice bench resampler
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info \
-	    .demo-sim.out .demo-sim.log demo-reply.wav
+	    demo-speaker.wav

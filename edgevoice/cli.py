@@ -16,6 +16,7 @@ EX_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command Ctrl-C 
 # Subcommand modules under edgevoice.commands, in the order `--help` lists them. A module's
 # command name is its name with "-" for "_" (check_config -> check-config).
 COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
     "run",
     "ctl",
     "status",

@@ -11,19 +11,18 @@ At teardown the fixture stops every daemon with SIGTERM and asserts a clean exit
 traceback), checks every frame any daemon sent against the official SDK's types (the oracle
 in tests/live/conftest.py) and that the simulator hit no bug of its own.
 
-What a test reads back is the simulator's record (`edgevoice.sim`: the frames as received) and
-the speaker recording; never the daemon's internals.
+What a test reads back is the simulator's record (`edgevoice.sim`: the frames as received,
+decoded by `edgevoice.rig.wire`) and the speaker recording; never the daemon's internals.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import importlib.util
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,12 +30,34 @@ from typing import Any
 import numpy as np
 import pytest
 from daemonkit import CtlResult, DaemonProcess, Daemons, DaemonSetup, socket_request
-from rtkit import SINK_RATE, RtAudio, Samples, SpeakerRecorder, from_pcm, resample
+from rtkit import SINK_RATE, RtAudio, Samples, SpeakerRecorder, resample
 
+from edgevoice.rig import wire as rig_wire
+from edgevoice.rig.wire import (
+    MIC_MIME,
+    MIC_RATE,
+    REPLY_RATE,
+    Item,
+    Turn,
+    audio_outside_turns,
+    input_transcripts,
+    reply_audio,
+    turns_of,
+)
 from edgevoice.sim import ConnectionRecord, SimOptions, Simulator
 
-MIC_RATE = 16000  # what the Live API takes (protocol doc section 5)
-REPLY_RATE = 24000  # what it answers with
+__all__ = [
+    "MIC_RATE",
+    "REPLY_RATE",
+    "Item",
+    "Turn",
+    "audio_outside_turns",
+    "input_transcripts",
+    "reply_audio",
+    "turns_of",
+    "wire",
+]
+
 LIVE_CONFTEST = Path(__file__).parent.parent / "live" / "conftest.py"
 
 # Earcons off unless a test wants them: the speaker then carries the answers alone.
@@ -51,108 +72,14 @@ QUIET = {
 }
 
 
-# --------------------------------------------------------------------------------------------
-# What the daemon sent, decoded
-
-
-@dataclass(frozen=True)
-class Item:
-    """One thing the daemon sent: `kind` is the realtimeInput field ("audio", "activityStart",
-    "activityEnd", "audioStreamEnd", "text") or the top-level key ("setup", "toolResponse",
-    "clientContent"); `value` the decoded audio bytes, the text, or the body."""
-
-    connection: int
-    kind: str
-    value: Any = None
-
-
 def wire(record: ConnectionRecord) -> list[Item]:
-    """A connection's received frames, in order, decoded (base64 audio -> PCM bytes)."""
-    items: list[Item] = []
-    for frame in record.received:
-        obj = frame.json
-        if not isinstance(obj, dict) or len(obj) != 1:
-            items.append(Item(record.id, "malformed", frame.raw))
-            continue
-        ((key, body),) = obj.items()
-        if key != "realtimeInput":
-            items.append(Item(record.id, key, body))
-            continue
-        for field_name, value in body.items():
-            if field_name == "audio":
-                assert value.get("mimeType") == f"audio/pcm;rate={MIC_RATE}", value.get("mimeType")
-                items.append(Item(record.id, "audio", base64.b64decode(value["data"])))
-            else:
-                items.append(Item(record.id, field_name, value))
+    """A connection's received frames, in order, decoded (edgevoice.rig.wire); every audio
+    chunk must say it is 16 kHz PCM (protocol doc section 5)."""
+    items = rig_wire.wire(record)
+    for item in items:
+        if item.kind == "audio":
+            assert item.mime == MIC_MIME, item.mime
     return items
-
-
-@dataclass
-class Turn:
-    """One bracketed user turn as the simulator received it."""
-
-    connection: int
-    pcm: bytes = b""
-    ended: bool = False  # activityEnd arrived
-    texts: list[str] = field(default_factory=list)
-
-    @property
-    def audio(self) -> Samples:
-        return from_pcm(self.pcm)
-
-    @property
-    def seconds(self) -> float:
-        return len(self.pcm) / 2 / MIC_RATE
-
-
-def turns_of(items: list[Item]) -> list[Turn]:
-    """activityStart ... activityEnd brackets, in order; audio outside them is not included
-    (see `audio_outside_turns`)."""
-    found: list[Turn] = []
-    current: Turn | None = None
-    for item in items:
-        if item.kind == "activityStart":
-            assert current is None or current.ended, "activityStart inside an open turn"
-            current = Turn(item.connection)
-            found.append(current)
-        elif item.kind == "activityEnd":
-            assert current is not None and not current.ended, "activityEnd with no open turn"
-            current.ended = True
-            current = None
-        elif item.kind == "audio" and current is not None:
-            current.pcm += item.value
-        elif item.kind == "text" and current is not None:
-            current.texts.append(item.value)
-    return found
-
-
-def audio_outside_turns(items: list[Item]) -> int:
-    """Bytes of audio sent with no activity open (manual turn-taking allows none)."""
-    open_turn = False
-    outside = 0
-    for item in items:
-        if item.kind == "activityStart":
-            open_turn = True
-        elif item.kind == "activityEnd":
-            open_turn = False
-        elif item.kind == "audio" and not open_turn:
-            outside += len(item.value)
-    return outside
-
-
-def reply_audio(record: ConnectionRecord) -> list[Samples]:
-    """The answers the simulator sent on a connection: one float array (24 kHz) per model
-    turn, split at turnComplete; interrupted answers are cut where the simulator stopped."""
-    replies: list[bytearray] = [bytearray()]
-    for message in record.sent_messages("serverContent"):
-        content = message["serverContent"]
-        for part in content.get("modelTurn", {}).get("parts", []):
-            data = part.get("inlineData", {}).get("data")
-            if data:
-                replies[-1] += base64.b64decode(data)
-        if content.get("turnComplete") or content.get("interrupted"):
-            replies.append(bytearray())
-    return [from_pcm(bytes(r)) for r in replies if r]
 
 
 # --------------------------------------------------------------------------------------------

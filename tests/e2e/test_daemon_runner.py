@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemonkit import EDGEVOICE, Daemons, DaemonSetup, run_command, toml_text
+from daemonkit import EDGEVOICE, DaemonError, Daemons, DaemonSetup, run_command, toml_text
 from rtkit import RtAudio
 
 from edgevoice.sim import SimOptions
@@ -57,7 +57,7 @@ async def test_a_daemon_that_cannot_start_is_reported_with_its_status_and_log(
         settings={"audio": {"volume": 1000}},
     )
     daemon = await daemons.start(setup)
-    with pytest.raises(AssertionError, match=r"exited with 78 before it was ready") as info:
+    with pytest.raises(DaemonError, match=r"exited with 78 before it was ready") as info:
         await daemon.wait_ready(timeout_s=20)
     assert "audio.volume" in str(info.value)  # the daemon's own log line is in the report
     daemon.assert_no_traceback()

@@ -13,6 +13,10 @@ day it is written:
   commands), so it stays an independent check of it; only the shared redaction registry of the
   core, so a key it was given is scrubbed from its logs too.
 - bench (`bench/`): core and bench (plus its reference libraries).
+- rig (`rig/`): the real-time audio rig (sound server, speech, the daemon as a process, the
+  simulator's record): core, adapters, the simulator and rig; never app (it runs the daemon as
+  a process, as systemd does, and never reaches into it), commands, bench or the CLI. Only
+  commands (and tests) import it: nothing the daemon runs depends on it.
 - commands (`commands/`): anything but the CLI; only the CLI (`cli.py`) imports commands.
 """
 
@@ -44,6 +48,7 @@ LAYER_DIRS = {
     "app": "app",
     "sim": "sim",
     "bench": "bench",
+    "rig": "rig",
     "commands": "commands",
 }
 # What each layer may import from the package, by layer; "sim" lists module names instead.
@@ -52,7 +57,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "adapters": {"core", "adapters"},
     "app": {"core", "adapters", "app"},
     "bench": {"core", "bench"},
-    "commands": {"core", "adapters", "app", "sim", "bench", "commands"},
+    "rig": {"core", "adapters", "sim", "rig"},
+    "commands": {"core", "adapters", "app", "sim", "bench", "rig", "commands"},
     "cli": {"core", "commands", "cli"},
 }
 SIM_MAY_IMPORT = {"edgevoice.redact", "edgevoice"}  # the package itself: __version__ only
@@ -166,7 +172,7 @@ def test_module_stays_in_its_layer(module: str) -> None:
 
 def test_every_layer_is_populated() -> None:
     layers = {layer_of(m) for m in MODULES}
-    assert {"core", "adapters", "app", "sim", "bench", "commands", "cli"} <= layers
+    assert {"core", "adapters", "app", "sim", "bench", "rig", "commands", "cli"} <= layers
 
 
 @pytest.mark.parametrize(
@@ -184,6 +190,13 @@ def test_every_layer_is_populated() -> None:
         ("edgevoice.sim.server", "from edgevoice.adapters.ws import x\n", "(adapters)"),
         ("edgevoice.bench.resampler", "from edgevoice.adapters import capture\n", "(adapters)"),
         ("edgevoice.commands.run", "from edgevoice.cli import main\n", "(cli)"),
+        ("edgevoice.rig.daemon", "from edgevoice.app.daemon import Daemon\n", "(app)"),
+        ("edgevoice.rig.daemon", "from edgevoice.commands import run\n", "(commands)"),
+        ("edgevoice.rig.daemon", "from edgevoice.bench import measure\n", "(bench)"),
+        ("edgevoice.app.daemon", "from edgevoice.rig import RtAudio\n", "(rig)"),
+        ("edgevoice.adapters.ws", "from edgevoice.rig.pulse import PulseServer\n", "(rig)"),
+        ("edgevoice.sim.server", "from edgevoice.rig.wire import wire\n", "(rig)"),
+        ("edgevoice.bench.measure", "from edgevoice.rig import daemon\n", "(rig)"),
         ("edgevoice.live.session", "def f():\n    import socket\n", "I/O module socket"),
         (
             "edgevoice.adapters.ws",
