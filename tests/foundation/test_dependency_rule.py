@@ -198,7 +198,7 @@ def test_every_layer_is_populated() -> None:
         ("edgevoice.app.daemon", "from edgevoice.rig import RtAudio\n", "(rig)"),
         ("edgevoice.adapters.ws", "from edgevoice.rig.pulse import PulseServer\n", "(rig)"),
         ("edgevoice.sim.server", "from edgevoice.rig.wire import wire\n", "(rig)"),
-        ("edgevoice.bench.measure", "from edgevoice.rig import daemon\n", "(rig)"),
+        ("edgevoice.bench.measure", "from edgevoice.commands import demo\n", "(commands)"),
         ("edgevoice.live.session", "def f():\n    import socket\n", "I/O module socket"),
         (
             "edgevoice.adapters.ws",
