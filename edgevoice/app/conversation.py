@@ -750,8 +750,16 @@ class Conversation:
         if link is not None and link.conn is None:
             return DeviceState.CONNECTING
         session = link.session if link is not None else None
-        thinking = self.turn is not None or self.awaiting or bool(self.tools.running)
-        if thinking or (session is not None and not session.interaction_idle):
+        if self.tools.running or (session is not None and session.input_blocked):
+            return DeviceState.THINKING  # the model waits for a tool, and the turn with it
+        if self.turn is not None:
+            # A turn is open on an open connection but its first frame has not left yet (it
+            # does within milliseconds): not listening yet, so the LED and STATUS= keep what
+            # they showed (connecting, idle, speaking before a barge-in) instead of flashing
+            # another state on the way to "Listening".
+            kept = (DeviceState.IDLE, DeviceState.CONNECTING, DeviceState.SPEAKING)
+            return self.state if self.state in kept else DeviceState.IDLE
+        if self.awaiting or (session is not None and not session.interaction_idle):
             return DeviceState.THINKING
         if self.offline:
             return DeviceState.OFFLINE

@@ -110,7 +110,11 @@ class TurnLog:
             self.current.tokens += max(0, count)
 
     def interrupted(self) -> None:
-        if self.current is not None:
+        """The server's `interrupted`: it cuts the answer that is playing. When a barge-in
+        already began a new turn (the press, or the voice trigger, comes before the server's
+        `interrupted`), the cut answer was the previous turn's, summed up as interrupted then;
+        the new turn has no answer yet and is not marked."""
+        if self.current is not None and self.current.reply_s > 0:
             self.current.interrupted = True
 
     def heard(self, text: str) -> None:

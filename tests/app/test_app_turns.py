@@ -4,8 +4,12 @@ real-time audio devices, against the simulator; the RGB LED's pins asserted thro
 from __future__ import annotations
 
 import asyncio
+import socket
+from pathlib import Path
 
 from appkit import TIMEOUT, RigFactory, until
+
+from edgevoice.adapters.systemd_notify import SystemdNotifier
 
 GREEN_ONLY = (0, 1, 0)  # LISTENING: audio is leaving the device (nothing else lights green alone)
 DARK = (0, 0, 0)
@@ -84,3 +88,41 @@ async def test_ctl_say_sends_text_as_the_users_turn(rig_factory: RigFactory) -> 
     texts = [i.value for i in rig.items() if i.kind == "text"]
     assert texts == ["What is the weather like?"]
     assert rig.audio_sent() == 0  # text only: the microphone sent nothing
+
+
+async def test_status_goes_from_connecting_straight_to_listening(
+    rig_factory: RigFactory, tmp_path: Path
+) -> None:
+    # STATUS= says what the device does; at the start of a turn it must not flash "Thinking"
+    # before "Listening" (nothing is thinking: the audio is about to leave).
+    path = tmp_path / "notify.sock"
+    manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    manager.bind(str(path))
+    manager.setblocking(False)
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": str(path)})
+    rig = await rig_factory(notifier=notifier)
+    seen: list[str] = []
+    for answers in (1, 2):  # a cold turn (connecting first), then a warm one
+        before = rig.audio_sent()
+        rig.press()
+        await until(lambda: rig.audio_sent() > before + 8000)
+        rig.release()
+        await rig.wait_answers(answers)
+        await rig.wait_state("idle")
+        statuses(manager, seen)
+    listening = [i for i, s in enumerate(seen) if s == "Listening"]
+    assert len(listening) == 2, seen
+    cold, warm = listening
+    assert seen[cold - 1] == "Connecting", seen  # straight from connecting to listening
+    assert seen[warm - 1] == "Idle", seen  # a warm connection: straight from idle
+    manager.close()
+
+
+def statuses(sock: socket.socket, got: list[str]) -> list[str]:
+    """Every STATUS= the manager socket has received so far (appended to `got`)."""
+    while True:
+        try:
+            data = sock.recv(4096)
+        except BlockingIOError:
+            return got
+        got += [line[7:] for line in data.decode().splitlines() if line.startswith("STATUS=")]
