@@ -105,7 +105,7 @@ async def test_status_goes_from_connecting_straight_to_listening(
     for answers in (1, 2):  # a cold turn (connecting first), then a warm one
         before = rig.audio_sent()
         rig.press()
-        await until(lambda: rig.audio_sent() > before + 8000)
+        await until(lambda b=before: rig.audio_sent() > b + 8000)  # type: ignore[misc]
         rig.release()
         await rig.wait_answers(answers)
         await rig.wait_state("idle")
