@@ -31,6 +31,7 @@ import contextlib
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +49,7 @@ from edgevoice.rig.clips import Clip
 from edgevoice.rig.daemon import DaemonError, DaemonProcess, DaemonSetup
 from edgevoice.rig.devices import RtAudio
 from edgevoice.rig.host import require_tools
+from edgevoice.rig.processes import spawn, stop_process
 from edgevoice.rig.pulse import PulseServer
 from edgevoice.sim import SimOptions, Simulator, run_simulator
 
@@ -102,6 +104,7 @@ class LiveResults:
     turns: int = 0
     turns_answered: int = 0
     turns_s: float = 0.0
+    device_floor_percent: float | None = None
     jitter_buffer_ms: int | None = None
     device_period_ms: int | None = None
     trace_events: int = 0
@@ -181,6 +184,10 @@ class LiveBench:
             self.results.idle_connected = await self._idle(daemon, connected=True)
             self.results.rss_mb = rss_mb(daemon.pid)
             await self._stop(daemon)
+            self.say(
+                f"device floor: a do-nothing PortAudio client ({self.options.idle_window_s:g} s)"
+            )
+            self.results.device_floor_percent = await self._device_floor(setup)
             if sim.internal_errors:
                 self.results.problems += [f"simulator bug: {e}" for e in sim.internal_errors]
         await asyncio.sleep(0.1)  # the last trace datagrams
@@ -220,7 +227,10 @@ class LiveBench:
                     f"no READY=1 within {STEP_TIMEOUT_S:g} s of the start", daemon.log()
                 ) from None
             self.results.ready_s.append(ready.at - daemon.started_at)
-            self.say(f"start {number}/{starts}: READY=1 after {ready.at - daemon.started_at:.3f} s")
+            self.say(
+                f"start {number}/{starts} (pid {daemon.pid}): READY=1 after "
+                f"{ready.at - daemon.started_at:.3f} s"
+            )
             await daemon.wait_ready(STEP_TIMEOUT_S)  # the control socket answers too
             if number < starts:
                 await self._stop(daemon)
@@ -240,6 +250,33 @@ class LiveBench:
             self.results.problems.append(f"the daemon exited {code} on SIGTERM")
         elif daemon.tracebacks():
             self.results.problems.append("the daemon printed a traceback")
+
+    async def _device_floor(self, setup: TracedSetup) -> float | None:
+        """CPU of edgevoice.bench.device_floor on the same devices (percent of a core)."""
+        env = setup.env()
+        env.pop(TRACE_ENV, None)
+        seconds = self.options.idle_window_s
+        process = spawn(
+            [sys.executable, "-m", "edgevoice.bench.device_floor", str(seconds + SETTLE_S + 5)],
+            env=env,
+            stdout=subprocess.PIPE,
+        )
+        try:
+            assert process.stdout is not None
+            line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 30)
+            if line.strip() != b"running":
+                self.results.problems.append("the device floor client did not start")
+                return None
+            await asyncio.sleep(SETTLE_S)
+            window = CpuWindow(process.pid)
+            window.start()
+            await asyncio.sleep(seconds)
+            window.stop()
+            return window.percent
+        finally:
+            await asyncio.to_thread(stop_process, process)
+            if process.stdout is not None:
+                process.stdout.close()
 
     # -- idle ------------------------------------------------------------------------------------
 
@@ -290,7 +327,7 @@ class LiveBench:
             if number % 10 == 0:
                 self.say(
                     f"{number} turns, {time.monotonic() - began:.0f} s, "
-                    f"RSS {rss_mb(daemon.pid):.1f} MiB"
+                    f"RSS {rss_mb(daemon.pid):.1f} MB"
                 )
         # The last answer plays out inside the window too.
         await self._before_turn(daemon, "warm", last_release)

@@ -3,7 +3,7 @@
 - `cpu_seconds(pid)`: user + system CPU time of every thread of the process so far
   (/proc/<pid>/stat fields utime and stime, in clock ticks: 1/100 s on Linux, so a window must
   be long enough for the ticks to count: 10 s at 0.5 % is 5 ticks);
-- `rss_mb(pid)`: its resident set (VmRSS of /proc/<pid>/status), in MiB;
+- `rss_mb(pid)`: its resident set (VmRSS of /proc/<pid>/status), in MB (10^6 bytes);
 - `CpuWindow`: CPU time over a stretch of wall time, as ms per s and percent of one core.
 
 Raises ProcessGone when the process has exited (its /proc entry is gone).
@@ -42,10 +42,11 @@ def parse_stat_cpu(text: str, ticks_per_s: int = TICKS_PER_S) -> float:
 
 
 def parse_status_rss_mb(text: str) -> float:
-    """VmRSS (kB in the file) of the text of /proc/<pid>/status, in MiB. ValueError when absent."""
+    """VmRSS of the text of /proc/<pid>/status in MB (10^6 bytes; the file's "kB" are KiB).
+    ValueError when absent."""
     for line in text.splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
+            return int(line.split()[1]) * 1024 / 1e6
     raise ValueError("no VmRSS line (a kernel thread or a zombie?)")
 
 
