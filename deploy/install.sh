@@ -229,8 +229,8 @@ cp -R "$SRC/pyproject.toml" "$SRC/README.md" "$SRC/edgevoice" "$build/"
 find "$build" -name __pycache__ -prune -exec rm -rf {} +
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$build"
 install -m 0644 -o 0 -g 0 "$SRC/README.md" "$ROOT$PREFIX/README.md"
-install -d -m 0755 "$ROOT$(dirname "$LINK")"
-ln -sfn "$PREFIX/venv/bin/edgevoice" "$ROOT$LINK"
+install -d -m 0755 "$ROOT/usr/local/bin"
+ln -sfn "$PREFIX/venv/bin/edgevoice" "$ROOT/usr/local/bin/edgevoice"
 note "$("$venv/bin/edgevoice" --version)"
 
 say "configuration in $ETC"
