@@ -133,3 +133,25 @@ def test_printable_cuts_long_text() -> None:
 
     assert printable("x" * 50, 10) == "xxxxxxx..."
     assert printable("plain words, ünïcode ok") == "plain words, ünïcode ok"
+
+
+def test_an_uncaught_exception_in_a_background_thread_is_one_escaped_error_line() -> None:
+    import threading
+
+    stream = io.StringIO()
+    saved = threading.excepthook
+    try:
+        setup_logging("info", "stderr", stream=stream)
+
+        def blink() -> None:  # as gpiozero's blink thread does when its GPIO line is gone
+            raise OSError("line 17 busy\n\x1b[2Jforged: INFO")
+
+        thread = threading.Thread(target=blink, name="blink-17")
+        thread.start()
+        thread.join()
+    finally:
+        threading.excepthook = saved
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1, lines  # no traceback at info level
+    assert "ERROR edgevoice.thread: background thread blink-17 stopped: OSError: line 17" in lines[0]
+    assert "\x1b" not in lines[0] and "busy\\x0a\\x1b[2Jforged" in lines[0]
