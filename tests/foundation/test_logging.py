@@ -153,5 +153,6 @@ def test_an_uncaught_exception_in_a_background_thread_is_one_escaped_error_line(
         threading.excepthook = saved
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1, lines  # no traceback at info level
-    assert "ERROR edgevoice.thread: background thread blink-17 stopped: OSError: line 17" in lines[0]
+    expected = "ERROR edgevoice.thread: background thread blink-17 stopped: OSError: line 17"
+    assert expected in lines[0]
     assert "\x1b" not in lines[0] and "busy\\x0a\\x1b[2Jforged" in lines[0]
