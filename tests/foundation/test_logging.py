@@ -6,52 +6,21 @@ import io
 import logging
 import os
 import socket
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from journalkit import bound_journal_socket, parse_native
 
 from edgevoice.adapters.journald import JournalHandler, under_journald
 from edgevoice.app.log_setup import HumanFormatter, setup_logging
 
-JOURNAL_DIR = Path("/run/systemd/journal")
-JOURNAL_SOCKET = JOURNAL_DIR / "socket"
-
-
-def parse_native(datagram: bytes) -> dict[str, str]:
-    """Decode journald's native protocol: KEY=value lines, or KEY\\n<u64 le length><data>\\n."""
-    fields: dict[str, str] = {}
-    rest = datagram
-    while rest:
-        line, _, tail = rest.partition(b"\n")
-        if b"=" in line:
-            key, _, value = line.partition(b"=")
-            fields[key.decode()] = value.decode()
-            rest = tail
-        else:
-            (length,) = struct.unpack("<Q", tail[:8])
-            fields[line.decode()] = tail[8 : 8 + length].decode()
-            rest = tail[8 + length + 1 :]
-    return fields
-
 
 @pytest.fixture
 def fake_journald() -> Iterator[socket.socket]:
-    """Bind journald's well-known socket (libsystemd hard-codes the path); needs root."""
-    if os.geteuid() != 0:
-        pytest.skip("binding /run/systemd/journal/socket needs root (CI runs as root)")
-    if JOURNAL_SOCKET.exists():
-        pytest.skip("a journald socket already exists here; not replacing it")
-    JOURNAL_DIR.mkdir(parents=True, exist_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(JOURNAL_SOCKET))
-    sock.settimeout(5)
-    try:
+    with bound_journal_socket() as sock:
+        sock.settimeout(5)
         yield sock
-    finally:
-        sock.close()
-        JOURNAL_SOCKET.unlink()
 
 
 def test_journal_entries_carry_priority_and_structured_fields(
