@@ -45,6 +45,7 @@ from edgevoice.adapters.audio_devices import (
 )
 from edgevoice.adapters.portaudio_startup import PortAudio
 from edgevoice.audio import dsp
+from edgevoice.config import AudioConfig
 from edgevoice.errors import AudioDeviceError, DeviceStalledError
 from edgevoice.ports import FRAME_MS, MIC_RATE, AudioSource
 
@@ -130,6 +131,20 @@ class PyAudioCapture:
     blocks is reported or abandoned); `clock`: monotonic seconds (injectable);
     `pyaudio_factory`: creates the PyAudio handle.
     """
+
+    @classmethod
+    def from_config(cls, audio: AudioConfig, **overrides: Any) -> PyAudioCapture:
+        """The microphone `[audio]` describes; `overrides` replace single arguments."""
+        kwargs: dict[str, Any] = {
+            "device": audio.input_device,
+            "rate": audio.input_rate,
+            "channels": audio.input_channels,
+            "downmix": audio.downmix,
+            "gain_db": audio.input_gain_db,
+            "period_ms": audio.period_ms,
+            "queue_frames": audio.capture_queue_frames,
+        }
+        return cls(**(kwargs | overrides))
 
     def __init__(
         self,

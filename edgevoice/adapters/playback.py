@@ -43,6 +43,7 @@ from edgevoice.adapters.audio_devices import (
 from edgevoice.adapters.portaudio_startup import PortAudio
 from edgevoice.audio import dsp
 from edgevoice.audio.jitter import Float32Array, JitterBuffer
+from edgevoice.config import AudioConfig
 from edgevoice.errors import AudioDeviceError, DeviceStalledError
 from edgevoice.ports import SINK_RATE_RANGE, AudioSink
 
@@ -84,6 +85,19 @@ class PyAudioPlayback:
     blocks is reported or abandoned); `clock`: monotonic seconds (injectable);
     `pyaudio_factory`: creates the PyAudio handle.
     """
+
+    @classmethod
+    def from_config(cls, audio: AudioConfig, **overrides: Any) -> PyAudioPlayback:
+        """The speaker `[audio]` describes; `overrides` replace single arguments."""
+        kwargs: dict[str, Any] = {
+            "device": audio.output_device,
+            "rate": audio.output_rate,
+            "channels": audio.output_channels,
+            "volume": audio.volume,
+            "prebuffer_ms": audio.playback_prebuffer_ms,
+            "period_ms": audio.period_ms,
+        }
+        return cls(**(kwargs | overrides))
 
     def __init__(
         self,

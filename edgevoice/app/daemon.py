@@ -327,23 +327,9 @@ def build_daemon(
     store = JsonStateStore(config.paths.state_dir)
     saved = store.load()
     audio = config.audio
-    source = PyAudioCapture(
-        device=audio.input_device,
-        rate=audio.input_rate,
-        channels=audio.input_channels,
-        downmix=audio.downmix,
-        gain_db=audio.input_gain_db,
-        period_ms=audio.period_ms,
-        queue_frames=audio.capture_queue_frames,
-    )
-    player = PyAudioPlayback(
-        device=audio.output_device,
-        rate=audio.output_rate,
-        channels=audio.output_channels,
-        volume=saved.volume if saved.volume is not None else audio.volume,
-        prebuffer_ms=audio.playback_prebuffer_ms,
-        period_ms=audio.period_ms,
-    )
+    source = PyAudioCapture.from_config(audio)
+    volume = saved.volume if saved.volume is not None else audio.volume
+    player = PyAudioPlayback.from_config(audio, volume=volume)
     mode = config.trigger.mode
     vad = config.vad
     gate = None

@@ -128,13 +128,8 @@ def run_test_audio(args: argparse.Namespace, config: Config) -> int:
     audio = config.audio
     if args.speaker:
         return asyncio.run(speaker_check(make_playback(audio, args.timeout), args.seconds))
-    capture = PyAudioCapture(
-        device=audio.input_device,
-        rate=audio.input_rate,
-        channels=audio.input_channels,
-        downmix=audio.downmix,
-        gain_db=audio.input_gain_db,
-        period_ms=audio.period_ms,
+    capture = PyAudioCapture.from_config(
+        audio,
         # Room for the whole recording: the point is to hear every sample, not to keep up.
         queue_frames=max(audio.capture_queue_frames, frames_for(args.seconds) + 500),
         open_timeout=args.timeout,
@@ -144,15 +139,7 @@ def run_test_audio(args: argparse.Namespace, config: Config) -> int:
 
 
 def make_playback(audio: AudioConfig, open_timeout: float) -> PyAudioPlayback:
-    return PyAudioPlayback(
-        device=audio.output_device,
-        rate=audio.output_rate,
-        channels=audio.output_channels,
-        volume=audio.volume,
-        prebuffer_ms=audio.playback_prebuffer_ms,
-        period_ms=audio.period_ms,
-        open_timeout=open_timeout,
-    )
+    return PyAudioPlayback.from_config(audio, open_timeout=open_timeout)
 
 
 def frames_for(seconds: float) -> int:
