@@ -12,15 +12,11 @@ aid, and a daemon of another version must not break the bench.
 
 from __future__ import annotations
 
-import asyncio
 import bisect
-import contextlib
-import socket
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-MAX_DATAGRAM = 65536
+from edgevoice.rig.datagrams import DatagramListener
 
 
 @dataclass(frozen=True, order=True)
@@ -50,51 +46,20 @@ def parse_lines(data: bytes) -> tuple[list[Event], int]:
     return events, bad
 
 
-@dataclass
-class TraceListener:
+class TraceListener(DatagramListener):
     """An AF_UNIX datagram socket at `path` collecting the daemon's trace (see the module
     docstring). `events` stays sorted by time (datagrams from the daemon's threads can
     interleave a little)."""
 
-    path: Path
-    events: list[Event] = field(default_factory=list)
-    bad_lines: int = 0
-    _sock: socket.socket | None = None
-    _loop: asyncio.AbstractEventLoop | None = None
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, receive_buffer=1 << 20)
+        self.events: list[Event] = []
+        self.bad_lines = 0
 
-    async def open(self) -> None:
-        """Bind the socket (a stale file at `path` is replaced) and start reading it."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            sock.bind(str(self.path))
-            sock.setblocking(False)
-            # Room for bursts while the bench's loop is busy (the kernel may cap it lower).
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        except OSError:
-            sock.close()
-            raise
-        self._sock = sock
-        self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(sock.fileno(), self._readable)
-
-    def _readable(self) -> None:
-        self.read_pending()
-
-    def read_pending(self) -> None:
-        """Read every datagram queued on the socket now (the loop does it as they come)."""
-        if self._sock is None:
-            return
-        while True:
-            try:
-                data = self._sock.recv(MAX_DATAGRAM)
-            except OSError:  # nothing more now (BlockingIOError), or the socket is gone
-                return
-            events, bad = parse_lines(data)
-            self.bad_lines += bad
-            self.add(events)
+    def on_datagram(self, data: bytes) -> None:
+        events, bad = parse_lines(data)
+        self.bad_lines += bad
+        self.add(events)
 
     def add(self, events: list[Event]) -> None:
         """Insert `events`, keeping `events` in time order."""
@@ -121,23 +86,6 @@ class TraceListener:
     async def wait_for(self, name: str, after: float, timeout_s: float = 30.0) -> Event:
         """The first `name` event at or after `after`; TimeoutError past `timeout_s` (a hang
         guard)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            found = self.find(name, after)
-            if found is not None:
-                return found
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no {name!r} in the daemon's trace within {timeout_s:g} s")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-
-    def close(self) -> None:
-        if self._sock is not None:
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(self._sock.fileno())
-            self._sock.close()
-            self._sock = None
-            with contextlib.suppress(OSError):
-                self.path.unlink()
+        return await self.wait_until(
+            lambda: self.find(name, after), timeout_s, f"{name!r} in the daemon's trace"
+        )

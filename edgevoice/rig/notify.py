@@ -13,15 +13,12 @@ called for each datagram as it arrives (the demo prints STATUS= lines that way).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-MAX_DATAGRAM = 65536
+from edgevoice.rig.datagrams import DatagramListener
 
 
 @dataclass(frozen=True)
@@ -44,46 +41,21 @@ def parse_datagram(data: bytes) -> dict[str, str]:
     return fields
 
 
-@dataclass
-class NotifyListener:
+class NotifyListener(DatagramListener):
     """An AF_UNIX datagram socket at `path`, read on the event loop (see the module docstring)."""
 
-    path: Path
-    on_notification: Callable[[Notification], None] | None = None
-    notifications: list[Notification] = field(default_factory=list)
-    _sock: socket.socket | None = None
-    _loop: asyncio.AbstractEventLoop | None = None
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    def __init__(
+        self, path: Path, on_notification: Callable[[Notification], None] | None = None
+    ) -> None:
+        super().__init__(path)
+        self.on_notification = on_notification
+        self.notifications: list[Notification] = []
 
-    async def open(self) -> None:
-        """Bind the socket (a stale file at `path` is replaced) and start reading it."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            sock.bind(str(self.path))
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        self._sock = sock
-        self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(sock.fileno(), self._readable)
-
-    def _readable(self) -> None:
-        assert self._sock is not None
-        while True:
-            try:
-                data = self._sock.recv(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            notification = Notification(time.monotonic(), parse_datagram(data))
-            self.notifications.append(notification)
-            self._changed.set()
-            if self.on_notification is not None:
-                self.on_notification(notification)
+    def on_datagram(self, data: bytes) -> None:
+        notification = Notification(time.monotonic(), parse_datagram(data))
+        self.notifications.append(notification)
+        if self.on_notification is not None:
+            self.on_notification(notification)
 
     def statuses(self) -> list[str]:
         """Every STATUS= text received, in order."""
@@ -94,25 +66,14 @@ class NotifyListener:
     ) -> Notification:
         """The first notification from index `start` on that matches; TimeoutError past
         `timeout_s` (a hang guard)."""
-        deadline = time.monotonic() + timeout_s
         seen = start
-        while True:
+
+        def found() -> Notification | None:
+            nonlocal seen
             for notification in self.notifications[seen:]:
                 if predicate(notification):
                     return notification
             seen = max(seen, len(self.notifications))
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no matching notification in {timeout_s:g} s")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+            return None
 
-    def close(self) -> None:
-        if self._sock is not None:
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(self._sock.fileno())
-            self._sock.close()
-            self._sock = None
-            with contextlib.suppress(OSError):
-                self.path.unlink()
+        return await self.wait_until(found, timeout_s, "matching notification")
