@@ -195,3 +195,71 @@ def test_fault_specs_parse_and_bad_ones_say_what_is_wrong() -> None:
     ]:
         with pytest.raises(ValueError, match=words):
             Fault.parse(bad)
+
+
+# --- faults while the simulator runs (what a soak injects at moments of its choosing) ---------
+
+
+async def test_strike_closes_every_set_up_connection_now_and_is_listed(sim_factory: Any) -> None:
+    async with sim_factory(SimOptions(pace=0)) as sim, session(sim) as c:
+        assert sim.strike(Fault(FaultAction.ABORTED, When(Moment.READY))) == 1
+        assert await c.closed() == (1008, "The operation was aborted.")
+    assert [(f.connection, f.detail) for f in sim.firings] == [(1, "fault aborted (struck now)")]
+    assert sim.strike(Fault(FaultAction.ABORT, When(Moment.READY))) == 0  # nothing open
+
+
+async def test_strike_skips_a_connection_that_has_not_had_setup_complete(
+    sim_factory: Any,
+) -> None:
+    async with sim_factory(SimOptions(pace=0)) as sim, client(sim) as c:
+        await c.send(START)  # not a setup: it will be refused, but it is not set up yet either
+        assert sim.strike(Fault(FaultAction.UNKNOWN, When(Moment.READY))) == 0
+        assert (await c.closed())[0] == 1007
+
+
+async def test_a_struck_stall_sends_nothing_more_and_keeps_recording(sim_factory: Any) -> None:
+    async with sim_factory(SimOptions(pace=0)) as sim, session(sim) as c:
+        sim.strike(Fault(FaultAction.STALL, When(Moment.READY)))
+        await c.send(START)
+        await c.send(END)
+        await c.ws.close()
+    await sim.wait_closed(1)
+    record = sim.connections[0]
+    assert [f.index for f in record.received] == [1, 2, 3]
+    assert [list(f.message or {}) for f in record.sent] == [["setupComplete"]]
+    assert sim.strike(Fault(FaultAction.ABORT, When(Moment.READY))) == 0
+
+
+async def test_an_injected_fault_fires_at_its_moment_on_a_running_server(
+    sim_factory: Any,
+) -> None:
+    async with sim_factory(SimOptions(pace=0)) as sim:
+        async with session(sim) as c:
+            sim.inject(Fault(FaultAction.CLOSE, When(Moment.FRAME), 1011, "x"))
+            await c.send(START)  # the next frame handled, whatever its number
+            assert await c.closed() == (1011, "x")
+        async with session(sim) as c:  # once only, as in SimOptions.faults
+            await c.send(START)
+            await c.send(END)
+            await c.turn()
+    assert [f.detail for f in sim.firings] == ["fault close@frame"]
+    with pytest.raises(ValueError, match="cannot be sent"):
+        sim.inject(Fault(FaultAction.CLOSE, When(Moment.READY), code=1006))
+
+
+async def test_refuse_the_next_attempts_while_running(sim_factory: Any) -> None:
+    async with sim_factory(SimOptions(pace=0)) as sim:
+        async with session(sim):
+            pass
+        sim.refuse(1, "unavailable")
+        async with client(sim) as c:
+            await c.send(setup())
+            assert await c.closed() == (1011, "The service is currently unavailable.")
+        sim.refuse(1)
+        with pytest.raises(InvalidStatus):
+            async with client(sim):
+                pass
+        async with session(sim):  # the refusals are spent
+            pass
+    with pytest.raises(ValueError, match="refuse takes"):
+        sim.refuse(-1)
