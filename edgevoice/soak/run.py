@@ -47,7 +47,7 @@ from edgevoice.sim import SimOptions, Simulator, run_simulator
 from edgevoice.soak.accounting import DaemonTurn, check_frames, read_wire
 from edgevoice.soak.inject import Injector, Microphone
 from edgevoice.soak.plan import FAULT_WEIGHTS, FaultKind, Plan, Step, TurnKind
-from edgevoice.soak.probe import Sample, fd_targets, rss_kb, sample
+from edgevoice.soak.probe import Sample, fd_count, fd_targets, rss_kb, sample
 from edgevoice.soak.report import COMPLETED, SoakReport, TurnOutcome
 
 log = logging.getLogger("edgevoice.soak")
@@ -92,6 +92,7 @@ SUMMARY_S = 30.0  # hang guard: the turn's end -> its summary line (stall: respo
 SPEAKING_S = 15.0  # hang guard: the end of a turn -> its answer plays (for a barge-in)
 IDLE_S = 30.0  # hang guard: the daemon idle and unconnected
 POLL_S = 0.1
+FD_READS = 5
 CLOSING_TURNS = 4  # at most this many turns at the end, for one answered after the last fault
 
 
@@ -417,7 +418,13 @@ class Soak:
             self.report.problems.append(f"the daemon was not idle within {IDLE_S + 10:g} s")
         await asyncio.sleep(0.5)  # whatever closed the connection has finished
         status = await self._status()
-        return sample(self.daemon.pid, status)
+        # The least of a few reads, after the status request's own socket is gone: a leak
+        # stays, a socket being closed does not.
+        fds = []
+        for _ in range(FD_READS):
+            await asyncio.sleep(0.2)
+            fds.append(fd_count(self.daemon.pid))
+        return sample(self.daemon.pid, status, min(fds))
 
     @property
     def _connected(self) -> bool:
