@@ -9,10 +9,12 @@ the report can say whether a successful turn followed it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from edgevoice.rig.devices import NoiseFloor, RtAudio
 from edgevoice.rig.pulse import MIC_SINK, SINK_CHANNELS, SINK_RATE, PulseServer
@@ -65,6 +67,8 @@ class Microphone:
         self.noise_dbfs = noise_dbfs
         self.noise: NoiseFloor | None = rt.noise_floor(noise_dbfs)
         self.gone = False
+        self.kills = 0  # unplugs that killed the streams reading the microphone
+        self._cli_socket: Path | None = None
 
     def _module(self, pattern: str) -> list[str]:
         rx = re.compile(pattern)
@@ -73,6 +77,35 @@ class Microphone:
             for line in self.server.pactl("list", "short", "modules").splitlines()
             if rx.search(line)
         ]
+
+    async def _cli(self, *commands: str) -> None:
+        """Commands on the server's CLI socket (pactl has no kill-source-output; pacmd wants
+        a pid file this private server does not write). The module is loaded the first time."""
+        if self._cli_socket is None:
+            path = self.server.directory / "cli"
+            await asyncio.to_thread(
+                self.server.pactl, "load-module", "module-cli-protocol-unix", f"socket={path}"
+            )
+            self._cli_socket = path
+        reader, writer = await asyncio.open_unix_connection(str(self._cli_socket))
+        try:
+            writer.write("".join(f"{c}\n" for c in commands).encode())
+            await writer.drain()
+            with contextlib.suppress(TimeoutError):  # it answers nothing when all went well
+                await asyncio.wait_for(reader.read(4096), 0.3)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    def _client_source_outputs(self) -> list[str]:
+        """Recording streams a client opened (the daemon's microphone), not a module's."""
+        out = []
+        for line in self.server.pactl("list", "short", "source-outputs").splitlines():
+            cols = line.split("\t")
+            if len(cols) > 2 and cols[2] != "-":
+                out.append(cols[0])
+        return out
 
     async def unplug(self, gone_s: float) -> None:
         self.gone = True
@@ -84,6 +117,14 @@ class Microphone:
             self._module, rf"module-null-sink\tsink_name={MIC_SINK}\b"
         ):
             await asyncio.to_thread(self.server.pactl, "unload-module", module)
+        # PulseAudio rescues a removed source's streams (moves them to another source), so
+        # the microphone would go on, hearing something else: its stream is killed instead,
+        # as a pulled USB device's is (the daemon's read fails; opening again fails while the
+        # source is gone). The loopbacks' streams (owned by a module) are kept.
+        outputs = await asyncio.to_thread(self._client_source_outputs)
+        if outputs:
+            await self._cli(*(f"kill-source-output {n}" for n in outputs))
+            self.kills += 1
         try:
             await asyncio.sleep(gone_s)
         finally:
