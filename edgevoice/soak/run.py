@@ -140,7 +140,7 @@ class Soak:
     # -- the run -------------------------------------------------------------------------------
 
     async def run(self) -> SoakReport:
-        workdir = self.options.workdir or Path(tempfile.mkdtemp(prefix="edgevoice-soak-"))
+        workdir = self.options.workdir or make_workdir()
         workdir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         server = PulseServer(workdir / "pulse")
@@ -476,3 +476,19 @@ def _drop_one_audio_frame(records: list[Any]) -> None:
             elif inside and '"audio"' in text:
                 del record.received[index]
                 return
+
+
+# The longest socket path under the work dir is daemon/runtime/control.sock; a Unix socket
+# address holds 107 bytes.
+SOCKET_SUFFIX = "daemon/runtime/control.sock"
+SOCKET_PATH_LIMIT = 107
+
+
+def make_workdir() -> Path:
+    """A fresh private directory: in $TMPDIR, or in /tmp when $TMPDIR is too deep for the
+    sockets in it."""
+    workdir = Path(tempfile.mkdtemp(prefix="edgevoice-soak-"))
+    if len(str(workdir / SOCKET_SUFFIX).encode()) <= SOCKET_PATH_LIMIT:
+        return workdir
+    workdir.rmdir()
+    return Path(tempfile.mkdtemp(prefix="edgevoice-soak-", dir="/tmp"))
