@@ -432,7 +432,9 @@ class Supervisor:
             quiet,
             extra={"ERROR_CLASS": ErrorClass.TRANSIENT.value},
         )
-        c.awaiting = c.answering = False
+        # As when a connection ends: a barge-in's "drop the rest of the old answer" dies with
+        # the stalled connection, or the next answer (a new connection) would be dropped too.
+        c.awaiting = c.answering = c.discard_answer = c.interrupted = False
         c.speaker.clear()
         c.tools.cancel_all()
         self.replay.clear()
