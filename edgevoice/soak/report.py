@@ -4,7 +4,7 @@ The verdict fails on: a frame lost or doubled (accounting.py), an injected fault
 turn followed, an fd, asyncio task or thread more at the end than at the start (both taken
 idle), RSS grown past the limit, frames dropped by the capture queue or the uplink, a turn the
 daemon reported lost, a daemon that died, printed a traceback or did not stop cleanly, a
-simulator bug.
+simulator bug, an answer the simulator spoke and the device did not play.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from edgevoice.soak.inject import Injected
 from edgevoice.soak.probe import Sample
 
 COMPLETED = ("answered", "interrupted")
+SILENT_ANSWER = "answered, nothing played"  # the simulator spoke; the device played nothing
 
 
 @dataclass
@@ -59,9 +60,12 @@ class SoakReport:
         for fault in self.faults:
             if fault.fired_at is not None and fault.recovered_at is None:
                 out.append(f"fault not recovered from: {fault.line()}")
-        lost = [t for t in self.turns if t.outcome in ("lost", "failed")]
+        lost = [t for t in self.turns if t.outcome in ("lost", "failed", SILENT_ANSWER)]
         if lost:
-            out.append(f"{len(lost)} turns lost: " + ", ".join(f"turn {t.number}" for t in lost))
+            out.append(
+                f"{len(lost)} turns lost: "
+                + ", ".join(f"turn {t.number} ({t.outcome})" for t in lost)
+            )
         for name in ("capture_dropped_frames", "uplink_dropped_frames"):
             if self.counters.get(name):
                 out.append(f"{name}: {self.counters[name]}")

@@ -48,7 +48,7 @@ from edgevoice.soak.accounting import DaemonTurn, check_frames, read_wire
 from edgevoice.soak.inject import Injector, Microphone
 from edgevoice.soak.plan import FAULT_WEIGHTS, FaultKind, Plan, Step, TurnKind
 from edgevoice.soak.probe import Sample, fd_count, fd_targets, rss_kb, sample
-from edgevoice.soak.report import COMPLETED, SoakReport, TurnOutcome
+from edgevoice.soak.report import COMPLETED, SILENT_ANSWER, SoakReport, TurnOutcome
 
 log = logging.getLogger("edgevoice.soak")
 
@@ -374,7 +374,11 @@ class Soak:
         if line is not None:
             if line.logger == "edgevoice.turns" and line.level == "INFO":
                 if m := re.match(r"^turn (\d+): .*, (\w[\w ]*)$", line.message):
-                    self.summaries[int(m[1])] = m[2]
+                    outcome = m[2]
+                    # The simulator speaks every answer: one the device did not play is lost.
+                    if outcome == "answered" and ", no reply audio" in line.message:
+                        outcome = SILENT_ANSWER
+                    self.summaries[int(m[1])] = outcome
                     self.summary_at[int(m[1])] = time.monotonic()
             elif m := re.match(r"^turn (\d+) (started|ended)", line.message):
                 (self.began if m[2] == "started" else self.ended).add(int(m[1]))
