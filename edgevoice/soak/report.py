@@ -3,8 +3,9 @@
 The verdict fails on: a frame lost or doubled (accounting.py), an injected fault no answered
 turn followed, an fd, asyncio task or thread more at the end than at the start (both taken
 idle), RSS grown past the limit, frames dropped by the capture queue or the uplink, a turn the
-daemon reported lost, a daemon that died, printed a traceback or did not stop cleanly, a
-simulator bug, an answer the simulator spoke and the device did not play.
+daemon reported failed, an answer the simulator spoke and the device did not play, a daemon
+still busy long after a turn, a daemon that died, printed a traceback or did not stop
+cleanly, a simulator bug.
 """
 
 from __future__ import annotations
@@ -60,10 +61,12 @@ class SoakReport:
         for fault in self.faults:
             if fault.fired_at is not None and fault.recovered_at is None:
                 out.append(f"fault not recovered from: {fault.line()}")
-        lost = [t for t in self.turns if t.outcome in ("lost", "failed", SILENT_ANSWER)]
+        # "lost" is the daemon's word for an answer a fault cut short (the frames are counted
+        # above); "failed" is a fault it did not get over, and a silent answer one it dropped.
+        lost = [t for t in self.turns if t.outcome in ("failed", SILENT_ANSWER)]
         if lost:
             out.append(
-                f"{len(lost)} turns lost: "
+                f"{len(lost)} turns failed: "
                 + ", ".join(f"turn {t.number} ({t.outcome})" for t in lost)
             )
         for name in ("capture_dropped_frames", "uplink_dropped_frames"):

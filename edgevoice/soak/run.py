@@ -259,7 +259,11 @@ class Soak:
 
     async def _turn(self, step: Step) -> None:
         """A turn of `step.kind` (a barge-in is two), to its summary line."""
-        await self._until(lambda: not self._busy(), IDLE_S, quietly=True)
+        if not await self._until(lambda: not self._busy(), IDLE_S, quietly=True):
+            self.report.problems.append(
+                f"step {step.number}: the daemon was still {self._state} {IDLE_S:g} s after "
+                "the previous turn"
+            )
         number = await self._one_turn(step, step.kind is TurnKind.BUTTON, self.clips[step.phrase])
         if step.kind is not TurnKind.BARGE_IN or number is None:
             if number is not None:
