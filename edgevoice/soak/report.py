@@ -111,6 +111,9 @@ class SoakReport:
             f"faults: {len(self.faults)} injected ({by_kind}), "
             f"{len(fired)} took effect, {len(recovered)} recovered from (an answered turn after it)"
         )
+        for fault in self.faults:
+            if fault.fired_at is None:
+                lines.append(f"  never took effect (no connection came after it): {fault.line()}")
         if recovered:
             waits = sorted(
                 f.recovered_at - f.fired_at
