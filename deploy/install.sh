@@ -25,17 +25,13 @@ umask 022
 
 PROG=install.sh
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
-PREFIX=/opt/edgevoice
-ETC=/etc/edgevoice
-UNIT_DIR=/etc/systemd/system
-UNIT=edgevoice.service
-SERVICE_USER=edgevoice
+# shellcheck source=deploy/common.sh
+. "$SRC/deploy/common.sh"
 KEY_LIMIT=4096 # bytes; a key is about forty (as edgevoice's own key file check)
 APT_PACKAGES=(python3-venv python3-dev gcc pkg-config portaudio19-dev libsystemd-dev
     alsa-utils ca-certificates)
 PYTHON="${PYTHON:-python3}"
 
-ROOT=""
 APT=yes
 START=yes
 KEY_FROM=auto # auto: prompt on a terminal when there is no key; stdin: --key-stdin
@@ -63,27 +59,11 @@ Exit status: 0 installed; 1 failed (the line before says why); 2 bad option;
 EOF
 }
 
-say() { printf '==> %s\n' "$*"; }
-note() { printf '    %s\n' "$*"; }
-die() {
-    printf '%s: %s\n' "$PROG" "$*" >&2
-    exit 1
-}
-usage_error() {
-    printf '%s: %s (see %s --help)\n' "$PROG" "$*" "$PROG" >&2
-    exit 2
-}
-
 while [ $# -gt 0 ]; do
     case "$1" in
-    --root)
-        [ $# -ge 2 ] || usage_error "--root needs a directory"
-        ROOT="$2"
-        shift 2
-        ;;
-    --root=*)
-        ROOT="${1#--root=}"
-        shift
+    --root | --root=*)
+        take_root_option "$@"
+        shift "$SHIFTED"
         ;;
     --key-stdin) KEY_FROM=stdin && shift ;;
     --set-key) SET_KEY_ONLY=yes && shift ;;
@@ -94,12 +74,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-if [ -n "$ROOT" ]; then
-    case "$ROOT" in /*) ;; *) usage_error "--root must be an absolute path" ;; esac
-    [ -d "$ROOT" ] || usage_error "--root $ROOT is not a directory"
-    ROOT="$(cd "$ROOT" && pwd -P)"
-    [ "$ROOT" != / ] || ROOT=""
-fi
+check_root
 if [ -n "$ROOT" ]; then
     APT=no
     for f in passwd group shadow gshadow; do
@@ -111,21 +86,11 @@ fi
 # --------------------------------------------------------------------------------------------
 # Users and groups: in this system, or in ROOT's /etc files
 
-prefix_opts=()
-[ -z "$ROOT" ] || prefix_opts=(--prefix "$ROOT")
-
-group_line() { # the group's line, from ROOT's file or the system's databases
-    if [ -n "$ROOT" ]; then grep -E "^$1:" "$ROOT/etc/group" || true; else getent group "$1" || true; fi
-}
-user_line() {
-    if [ -n "$ROOT" ]; then grep -E "^$1:" "$ROOT/etc/passwd" || true; else getent passwd "$1" || true; fi
-}
 gid_of() { group_line "$1" | cut -d: -f3; }
 in_group() { # user group: whether the user is a listed member
     # (no grep -q: an early exit would fail the pipeline under pipefail)
     group_line "$2" | cut -d: -f4 | tr ',' '\n' | grep -x -- "$1" >/dev/null
 }
-systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
 
 # --------------------------------------------------------------------------------------------
 # The key: asked for first, so a person can walk away while the rest installs

@@ -12,16 +12,9 @@
 set -euo pipefail
 
 PROG=uninstall.sh
-PREFIX=/opt/edgevoice
-ETC=/etc/edgevoice
-STATE=/var/lib/edgevoice
-RUNTIME=/run/edgevoice
-UNIT_DIR=/etc/systemd/system
-UNIT=edgevoice.service
-SERVICE_USER=edgevoice
-LINK=/usr/local/bin/edgevoice
+# shellcheck source=deploy/common.sh
+. "$(cd "$(dirname "$0")" && pwd)/common.sh"
 
-ROOT=""
 PURGE=no
 
 usage() {
@@ -39,27 +32,11 @@ Options:
 EOF
 }
 
-say() { printf '==> %s\n' "$*"; }
-note() { printf '    %s\n' "$*"; }
-die() {
-    printf '%s: %s\n' "$PROG" "$*" >&2
-    exit 1
-}
-usage_error() {
-    printf '%s: %s (see %s --help)\n' "$PROG" "$*" "$PROG" >&2
-    exit 2
-}
-
 while [ $# -gt 0 ]; do
     case "$1" in
-    --root)
-        [ $# -ge 2 ] || usage_error "--root needs a directory"
-        ROOT="$2"
-        shift 2
-        ;;
-    --root=*)
-        ROOT="${1#--root=}"
-        shift
+    --root | --root=*)
+        take_root_option "$@"
+        shift "$SHIFTED"
         ;;
     --purge) PURGE=yes && shift ;;
     -h | --help) usage && exit 0 ;;
@@ -67,23 +44,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-if [ -n "$ROOT" ]; then
-    case "$ROOT" in /*) ;; *) usage_error "--root must be an absolute path" ;; esac
-    [ -d "$ROOT" ] || usage_error "--root $ROOT is not a directory"
-    ROOT="$(cd "$ROOT" && pwd -P)"
-    [ "$ROOT" != / ] || ROOT=""
-fi
+check_root
 [ "$(id -u)" = 0 ] || die "run as root: sudo $0 $*"
 
-prefix_opts=()
-[ -z "$ROOT" ] || prefix_opts=(--prefix "$ROOT")
-systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
-user_exists() {
-    if [ -n "$ROOT" ]; then grep -qE "^$1:" "$ROOT/etc/passwd" 2>/dev/null; else getent passwd "$1" >/dev/null; fi
-}
-group_exists() {
-    if [ -n "$ROOT" ]; then grep -qE "^$1:" "$ROOT/etc/group" 2>/dev/null; else getent group "$1" >/dev/null; fi
-}
 remove() { # remove a path if it is there, and say so
     if [ -e "$ROOT$1" ] || [ -L "$ROOT$1" ]; then
         rm -rf -- "$ROOT$1"

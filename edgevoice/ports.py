@@ -191,10 +191,15 @@ class ResumptionHandle:
 
     value: str = field(repr=False)
     issued_at: float
+    # The bare model id of the session that issued it (a handle resumes only on that model,
+    # protocol doc 6.3); None when not known (a state file from before it was saved).
+    model: str | None = None
 
     def __post_init__(self) -> None:
         if not self.value:
             raise ValueError("a resumption handle cannot be empty")
+        if self.model is not None and not self.model:
+            raise ValueError("a resumption handle's model cannot be empty")
         if not math.isfinite(self.issued_at) or self.issued_at < 0:
             raise ValueError("issued_at must be a finite, non-negative Unix time")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -47,7 +48,9 @@ def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     libraries = {name: logging.getLogger(name).level for name in ("websockets", "asyncio", "hpack")}
+    excepthook = threading.excepthook
     yield
+    threading.excepthook = excepthook
     root.handlers[:] = handlers
     root.setLevel(level)
     for name, old in libraries.items():

@@ -2,7 +2,8 @@
 
 The file is `<paths.state_dir>/state.json`::
 
-    {"version": 1, "resumption": {"handle": "...", "issued_at": 1767225600.0},
+    {"version": 1,
+     "resumption": {"handle": "...", "issued_at": 1767225600.0, "model": "gemini-3.8-flash-live"},
      "muted": false, "volume": 80,
      "usage": {"day": "2026-11-05", "audio_seconds": 12.5, "tokens": 900, "turns": 3}}
 
@@ -51,6 +52,7 @@ FILE_NAME = "state.json"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024  # far above what the state needs; bounds what load() reads
 MAX_HANDLE_CHARS = 4096  # the simulator's handles are 64 characters
+MAX_MODEL_CHARS = 256  # a bare model id is about 30
 WRITE_INTERVAL = 5.0  # seconds between coalesced writes
 FAILURE_LOG_INTERVAL = 300.0  # seconds between repeated "cannot save" warnings
 
@@ -268,6 +270,8 @@ def _encode(state: SavedState) -> bytes:
             "handle": state.resumption.value,
             "issued_at": state.resumption.issued_at,
         }
+        if state.resumption.model is not None:
+            document["resumption"]["model"] = state.resumption.model
     if state.volume is not None:
         document["volume"] = state.volume
     if state.usage is not None:
@@ -330,8 +334,14 @@ def _decode_resumption(value: object, bad: list[str]) -> ResumptionHandle | None
     ):
         bad.append("resumption.issued_at")
         return None
+    model = value.get("model")
+    if model is not None and not (
+        isinstance(model, str) and 0 < len(model) <= MAX_MODEL_CHARS and model.isprintable()
+    ):
+        bad.append("resumption.model")
+        return None
     assert isinstance(handle, str)
-    return ResumptionHandle(handle, float(issued_at))
+    return ResumptionHandle(handle, float(issued_at), model)
 
 
 def _write_atomically(

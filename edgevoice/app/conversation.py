@@ -5,6 +5,8 @@ microphone frame, a press, a server event, a timer, a control request. `dispatch
 to the end without awaiting anything, so the controller's view never changes under its feet:
 sending goes through the connection's outbox (`edgevoice.app.link`), playing through the
 speaker (`edgevoice.app.speaker`), tools and timers run as tasks that report back as inputs.
+What the server says is handled in `edgevoice.app.answers`, what the LED and STATUS= show is
+derived in `edgevoice.app.presence`, control requests are answered in `edgevoice.app.control`.
 
 The rules it keeps (issue #9, DESIGN.md sections 3 and 4):
 
@@ -46,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgevoice import control_protocol as cp
+from edgevoice.app import answers, presence
 from edgevoice.app.control import answer_request
 from edgevoice.app.inputs import (
     Click,
@@ -81,32 +84,15 @@ from edgevoice.app.policy import ConnectionPolicy
 from edgevoice.app.speaker import Player, Speaker
 from edgevoice.app.status import Counters, Latency
 from edgevoice.app.supervisor import Supervisor
-from edgevoice.app.tools import CANCELLED_BY_PERSON, Answer, ToolCalls
+from edgevoice.app.tools import CANCELLED_BY_PERSON, ToolCalls
 from edgevoice.app.turn_log import TurnLog
 from edgevoice.audio.earcons import Earcon
 from edgevoice.audio.vad_gate import Ended, Rejected, Speech, Triggered
 from edgevoice.config import Config
 from edgevoice.limits import UsageLedger
-from edgevoice.live.events import (
-    AudioChunk,
-    FunctionCall,
-    GoAway,
-    InputTranscription,
-    InteractionUpdate,
-    Interrupted,
-    OutputTranscription,
-    ServerEvent,
-    SessionResumptionUpdate,
-    ToolCall,
-    ToolCallCancellation,
-    TurnComplete,
-    UsageMetadata,
-)
 from edgevoice.live.json_view import JsonValue
 from edgevoice.live.models import Family, family_of
-from edgevoice.live.tools import EndConversation as EndConversationAction
-from edgevoice.live.tools import Mute as MuteAction
-from edgevoice.live.tools import SetVolume, ToolContext
+from edgevoice.live.tools import ToolContext
 from edgevoice.ports import DeviceState, Indicator, StateStore
 
 log = logging.getLogger("edgevoice.conversation")
@@ -204,7 +190,7 @@ class Conversation:
         self._turns = 0
         self._last_message = float("-inf")
         self._awaiting_since = float("-inf")
-        self._turn_end_at: float | None = None  # when the turn's end went out (latency)
+        self.turn_end_at: float | None = None  # when the turn's end went out (latency)
         self._held_back = 0  # microphone frames held back during blocking calls, ended links
         self._uplink_dropped = 0  # frames dropped on a slow uplink, ended links
         if muted:
@@ -271,9 +257,9 @@ class Conversation:
             case LinkEvent(link=link, event=event):
                 if link is self.link:
                     self._last_message = self._clock()
-                    self._server_event(link, event)
+                    answers.server_event(self, link, event)
                 elif link is self.supervisor.retiring:
-                    self._retiring_event(event)
+                    answers.retiring_event(self, event)
             case LinkEnded(link=link, error=error):
                 if link is self.link:
                     self.supervisor.ended(link, error)
@@ -288,7 +274,7 @@ class Conversation:
                     self.mic.speaking_ended(self._clock())
                     self.maybe_idle()
             case ToolDone():
-                self._tool_done(item)
+                answers.tool_done(self, item)
             case ControlInput(request=request, reply=reply):
                 self._control(request, reply)
             case DeviceProblem(text=text):
@@ -540,125 +526,6 @@ class Conversation:
         log.info("conversation ended (%s); the next turn starts a new one", source)
         self.earcon(Earcon.LISTEN_END)
 
-    # ----------------------------------------------------------------------------------------
-    # Server events
-
-    def _server_event(self, link: Link, event: ServerEvent) -> None:
-        now = self._clock()
-        match event:
-            case AudioChunk(pcm=pcm, rate=rate):
-                if self.discard_answer:
-                    return
-                if not self.answering:
-                    self.answering = True
-                    self.supervisor.replay.clear()  # the model is on it: no more resending
-                    latency = None
-                    if self._turn_end_at is not None:
-                        latency = now - self._turn_end_at
-                        self.latency.add(latency)
-                        self._turn_end_at = None
-                    self.turn_log.first_audio(latency)
-                self.turn_log.reply_audio(len(pcm) / 2 / rate)
-                self.speaker.play_answer(pcm, rate)
-            case Interrupted():
-                self.speaker.clear()
-                self.answering = self.discard_answer = False
-                self.interrupted = True
-                self.turn_log.interrupted()
-                log.info("the answer was interrupted")
-            case TurnComplete():
-                self._turn_complete(event)
-            case InteractionUpdate():
-                if not event.continues:
-                    self.awaiting = False
-                    self.maybe_idle()
-            case ToolCall(calls=calls):
-                self.supervisor.replay.clear()  # the model is on the turn
-                for call in calls:
-                    self._tool_call(link, call)
-            case ToolCallCancellation(ids=ids):
-                cancelled = self.tools.cancel(ids)
-                self.counters.tool_cancellations += cancelled
-                log.info(
-                    "the server cancelled %d tool call(s); %d were running", len(ids), cancelled
-                )
-                self.maybe_idle()
-            case SessionResumptionUpdate(new_handle=handle, resumable=resumable):
-                if resumable and handle:
-                    self.policy.new_handle(handle)
-            case GoAway(time_left_seconds=left):
-                link.going_away = True
-                log.info(
-                    "the server ends this connection in %.0f s (goAway); moving to a new one at "
-                    "the next pause",
-                    left,
-                )
-                self.maybe_idle()
-            case UsageMetadata(total_tokens=tokens):
-                self.ledger.add_tokens(tokens, self._today())
-                self.turn_log.tokens(tokens)
-            case InputTranscription(text=text):
-                self.turn_log.heard(text)
-            case OutputTranscription(text=text):
-                self.turn_log.said(text)
-            case _:
-                pass  # thoughts, text parts, generationComplete: nothing to do
-
-    def _retiring_event(self, event: ServerEvent) -> None:
-        """An event of the connection being rotated away: only a newer handle matters."""
-        match event:
-            case SessionResumptionUpdate(new_handle=handle, resumable=resumable):
-                if resumable and handle:
-                    self.policy.new_handle(handle)
-            case _:
-                pass
-
-    def _turn_complete(self, event: TurnComplete) -> None:
-        self.discard_answer = False
-        if self.answering or self.speaker.playing:
-            self.speaker.answer_done()
-        self.answering = False
-        if self.interrupted:  # the end of the answer that was cut; the new turn's is still due
-            self.interrupted = False
-        else:
-            if event.silent and not event.continues:
-                log.info("the model chose not to answer (a silent turn)")
-            if not event.continues:
-                self.awaiting = False
-                self.timers.cancel("watchdog")
-                self.supervisor.replay.clear()
-                if self.turn is None:
-                    self.turn_log.finish("silent" if event.silent else "answered")
-        self.maybe_idle()
-
-    def _tool_call(self, link: Link, call: FunctionCall) -> None:
-        self.counters.tool_calls += 1
-        answer = self.tools.call(link, call, link.setup)
-        if answer is not None:
-            self._answer_tool(link, call.id, call.name, answer)
-
-    def _tool_done(self, done: ToolDone) -> None:
-        link = self.link
-        if done.link is not link or link is None or not link.up:
-            log.info("tool %s finished after its connection ended; answer dropped", done.name)
-            return
-        self._answer_tool(link, done.call_id, done.name, self.tools.done(done, link.setup))
-
-    def _answer_tool(self, link: Link, call_id: str, name: str, answer: Answer) -> None:
-        link.outbox.put(
-            ToolAnswer(call_id, name, answer.response, answer.scheduling, answer.blocking)
-        )
-        match answer.action:
-            case SetVolume(percent=percent):
-                self.set_volume(percent)
-            case MuteAction():
-                self.set_muted(True, "the model (mute tool)")
-            case EndConversationAction():
-                self.ending = True
-                log.info("the model ends the conversation after its reply")
-            case None:
-                pass
-
     def _tool_context(self) -> ToolContext:
         return ToolContext(self._local_now(), self._time_zone, self.speaker.volume)
 
@@ -672,7 +539,7 @@ class Conversation:
             case "stopped":
                 self.listening = False
             case "turn_end":
-                self._turn_end_at = self._clock()
+                self.turn_end_at = self._clock()
                 if self.awaiting and self.turn is None:
                     self._arm_watchdog()
             case "tool_response":
@@ -739,56 +606,12 @@ class Conversation:
             self.mic.hold_gate(self._clock() + seconds + self.mic.echo_tail_s)
 
     def device_state(self) -> DeviceState:
-        """What the LED shows now (LISTENING only while audio is leaving the device)."""
-        link = self.link
-        if self.policy.attention is not None:
-            return DeviceState.ERROR
-        if self.mic.muted:
-            return DeviceState.MUTED
-        if self.listening:
-            return DeviceState.LISTENING
-        if self.speaker.playing:
-            return DeviceState.SPEAKING
-        if link is not None and link.conn is None:
-            return DeviceState.CONNECTING
-        session = link.session if link is not None else None
-        if self.tools.running or (session is not None and session.input_blocked):
-            return DeviceState.THINKING  # the model waits for a tool, and the turn with it
-        if self.turn is not None:
-            # A turn is open on an open connection but its first frame has not left yet (it
-            # does within milliseconds): not listening yet, so the LED and STATUS= keep what
-            # they showed (connecting, idle, speaking before a barge-in) instead of flashing
-            # another state on the way to "Listening".
-            kept = (DeviceState.IDLE, DeviceState.CONNECTING, DeviceState.SPEAKING)
-            return self.state if self.state in kept else DeviceState.IDLE
-        if self.awaiting or (session is not None and not session.interaction_idle):
-            return DeviceState.THINKING
-        if self.offline:
-            return DeviceState.OFFLINE
-        return DeviceState.IDLE
+        """What the LED shows now (`edgevoice.app.presence.device_state`)."""
+        return presence.device_state(self)
 
     def status_line(self) -> str:
-        """What STATUS= says now, in plain words ("Listening", "Reconnecting in 4 s (attempt
-        3): close 1011: Internal error encountered.", "Needs attention: API key refused")."""
-        state = self.state
-        attention = self.policy.attention
-        if attention is not None:
-            text = f"Needs attention: {attention.headline}"
-            if attention.retry_after is not None:
-                text += f" (trying again every {attention.retry_after / 60:g} min)"
-            return text
-        model = f" (fallback model {self.policy.model})" if self.policy.on_fallback else ""
-        if state is DeviceState.CONNECTING:
-            return (self.supervisor.note or "Connecting") + model
-        if state is DeviceState.OFFLINE:
-            text = self.supervisor.offline_text()
-        elif state is DeviceState.MUTED:
-            text = "Muted (edgevoice ctl unmute)"
-        else:
-            text = state.value.capitalize()
-        if self.device_problem and state in (DeviceState.IDLE, DeviceState.OFFLINE):
-            text = f"{text}; {self.device_problem}"
-        return text + model
+        """What STATUS= says now (`edgevoice.app.presence.status_line`)."""
+        return presence.status_line(self)
 
     def _refresh(self) -> None:
         state = self.device_state()

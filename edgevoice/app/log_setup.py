@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Mapping
 from typing import TextIO
 
@@ -30,7 +31,7 @@ from edgevoice.adapters.journald import (
     structured_fields,
     under_journald,
 )
-from edgevoice.redact import ScrubSecrets
+from edgevoice.redact import ScrubSecrets, printable
 
 # The fields edgevoice itself sets; listed so the stderr format shows them in a stable order.
 KNOWN_FIELDS = (
@@ -143,4 +144,21 @@ def setup_logging(
     # Libraries are chatty at debug; keep them at info unless asked.
     for name in ("websockets", "asyncio", "hpack"):
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
+    threading.excepthook = log_thread_exception
     return handler
+
+
+def log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    """An exception nobody caught in a background thread (a pin library's blink thread whose
+    GPIO line went away, say) becomes one error line, its traceback at debug level, instead of
+    a traceback on stderr; the daemon goes on (what the thread served reports its own failure
+    the next time it is used)."""
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    what = printable(f"{args.exc_type.__name__}: {args.exc_value}", 300)
+    log = logging.getLogger("edgevoice.thread")
+    log.error("background thread %s stopped: %s", printable(name, 80), what)
+    if args.exc_value is not None:
+        exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
+        log.debug("background thread %s: traceback", printable(name, 80), exc_info=exc_info)

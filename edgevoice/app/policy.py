@@ -180,6 +180,16 @@ class ConnectionPolicy:
             log.info("the saved conversation is too old to resume; starting a new one")
             self.forget_handle()
             return None
+        if handle.model is not None and handle.model != self.model:
+            # E.g. saved on a fallback model before a restart (which goes back to live.model):
+            # another model's handle would only be refused (section 6.3).
+            log.info(
+                "the saved conversation was with %s, not %s; starting a new one",
+                printable(handle.model),
+                self.model,
+            )
+            self.forget_handle()
+            return None
         return handle
 
     def wait_left(self) -> float:
@@ -212,7 +222,7 @@ class ConnectionPolicy:
         """The server sent a resumable handle: keep it (and save it)."""
         if not self._resumption:
             return
-        self.handle = ResumptionHandle(value, self._wall())
+        self.handle = ResumptionHandle(value, self._wall(), self.model)
         self._store.save_resumption(self.handle)
 
     def forget_handle(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Callable
 
@@ -160,3 +161,23 @@ def common_options() -> argparse.ArgumentParser:
         help="same as --log-level debug",
     )
     return common
+
+
+def seconds_type(option: str, high: float, *, low: float = 0.0) -> Callable[[str], float]:
+    """An argparse type for `option`: a finite number of seconds above `low` (or exactly `low`
+    when it is above 0) and at most `high`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        in_range = (low <= value if low > 0 else low < value) and value <= high
+        if not (math.isfinite(value) and in_range):
+            above = f"from {low:g}" if low > 0 else f"above {low:g}"
+            raise argparse.ArgumentTypeError(
+                f"{option} must be {above} and at most {high:g} seconds"
+            )
+        return value
+
+    return parse

@@ -30,7 +30,7 @@ from edgevoice.adapters.control_client import (
     RefusedError,
 )
 from edgevoice.adapters.control_socket import socket_path
-from edgevoice.commands._common import report_config_error
+from edgevoice.commands._common import report_config_error, seconds_type
 from edgevoice.control_protocol import (
     MAX_SAY,
     Cancel,
@@ -93,7 +93,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
         metavar="SECONDS",
-        type=_positive_seconds,
+        type=seconds_type("--timeout", 3600),
         default=argparse.SUPPRESS,
         help="how long to wait for the answer (default: 5)",
     )
@@ -119,16 +119,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     status.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     parser.set_defaults(func=run)
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError("must be more than 0 and at most 3600 seconds")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,7 +13,6 @@ probed: the message names it and says what to check).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -39,24 +38,13 @@ from edgevoice.adapters.portaudio_startup import (
     start_portaudio,
     stop_portaudio,
 )
-from edgevoice.commands._common import with_config
+from edgevoice.commands._common import seconds_type, with_config
 from edgevoice.config import Config
 from edgevoice.errors import AudioDeviceError, DeviceNotFoundError
 from edgevoice.redact import printable
 
 NAME = "devices"
 EX_UNAVAILABLE = 69
-
-
-def timeout_seconds(text: str) -> float:
-    """argparse type for --timeout: a number of seconds above 0 and at most 600."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and 0 < value <= 600):
-        raise argparse.ArgumentTypeError("--timeout must be above 0 and at most 600 seconds")
-    return value
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -74,7 +62,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=timeout_seconds,
+        type=seconds_type("--timeout", 600),
         default=STARTUP_TIMEOUT,
         metavar="S",
         help=f"give up when probing the devices takes longer (default {STARTUP_TIMEOUT:g})",

@@ -24,6 +24,7 @@ from edgevoice.adapters.control_client import ControlClient, ControlClientError
 from edgevoice.adapters.control_socket import socket_path
 from edgevoice.app.log_setup import setup_logging
 from edgevoice.commands import _reach, _unit_state
+from edgevoice.commands._common import seconds_type
 from edgevoice.commands._doctor_checks import (
     Check,
     Environment,
@@ -63,22 +64,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds_type("--timeout", 120),
         default=5.0,
         metavar="S",
         help="seconds allowed for each network step (default 5)",
     )
     parser.set_defaults(func=run_doctor)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value <= 120:
-        raise argparse.ArgumentTypeError("give more than 0 and at most 120 seconds")
-    return value
 
 
 def run_doctor(args: argparse.Namespace) -> int:

@@ -18,14 +18,12 @@ import argparse
 import asyncio
 import datetime
 import logging
-import math
 import os
 import signal
 import stat
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +33,7 @@ from edgevoice.adapters.credential_lookup import CredentialSource
 from edgevoice.adapters.wavfile import write_wav
 from edgevoice.adapters.ws import LiveConnection
 from edgevoice.app.session_config import LivePlan, live_plan
-from edgevoice.commands._common import with_config
+from edgevoice.commands._common import seconds_type, with_config
 from edgevoice.config import Config
 from edgevoice.credentials import Credential
 from edgevoice.errors import (
@@ -64,21 +62,6 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 log = logging.getLogger("edgevoice.probe")
 
 
-def bounded_seconds(low: float, high: float) -> Callable[[str], float]:
-    """An argparse type: a finite number of seconds in [low, high]."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-        if not math.isfinite(value) or not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text!r}: give seconds from {low:g} to {high:g}")
-        return value
-
-    return parse
-
-
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser(
         NAME,
@@ -91,19 +74,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seconds",
-        type=bounded_seconds(0.1, 30),
+        type=seconds_type("--seconds", 30, low=0.1),
         default=1.0,
         help="length of the utterance, 0.1 to 30 (default 1.0)",
     )
     parser.add_argument(
         "--timeout",
-        type=bounded_seconds(1, 600),
+        type=seconds_type("--timeout", 600, low=1),
         default=30.0,
         help="seconds to wait for the answer, 1 to 600 (default 30)",
     )
     parser.add_argument(
         "--max-reply",
-        type=bounded_seconds(1, 600),
+        type=seconds_type("--max-reply", 600, low=1),
         default=120.0,
         metavar="SECONDS",
         help="longest answer kept, 1 to 600 s of audio (default 120); a longer one fails",

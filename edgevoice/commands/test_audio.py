@@ -29,8 +29,7 @@ from edgevoice.adapters.playback import PyAudioPlayback, volume_gain
 from edgevoice.adapters.portaudio_startup import STARTUP_TIMEOUT
 from edgevoice.adapters.wavfile import write_wav
 from edgevoice.audio import dsp
-from edgevoice.commands._common import with_config
-from edgevoice.commands.devices import timeout_seconds
+from edgevoice.commands._common import seconds_type, with_config
 from edgevoice.config import AudioConfig, Config
 from edgevoice.errors import AudioDeviceError
 from edgevoice.ports import FRAME_MS, MIC_RATE, SPEAKER_RATE
@@ -51,16 +50,6 @@ TONE_PEAK_DBFS = -6.0
 TONE_FADE_S = 0.02  # raised-cosine fade in and out, so the tone starts and stops without a click
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
-        raise argparse.ArgumentTypeError(f"--seconds must be above 0 and at most {MAX_SECONDS:g}")
-    return value
-
-
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser(
         NAME,
@@ -77,7 +66,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seconds",
-        type=_seconds,
+        type=seconds_type("--seconds", MAX_SECONDS),
         default=3.0,
         metavar="S",
         help="how long to record, or to play the tone (default 3, at most 60)",
@@ -91,7 +80,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=timeout_seconds,
+        type=seconds_type("--timeout", 600),
         default=STARTUP_TIMEOUT,
         metavar="S",
         help=f"give up when a device takes longer to open (default {STARTUP_TIMEOUT:g})",

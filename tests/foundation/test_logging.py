@@ -6,52 +6,21 @@ import io
 import logging
 import os
 import socket
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from journalkit import bound_journal_socket, parse_native
 
 from edgevoice.adapters.journald import JournalHandler, under_journald
 from edgevoice.app.log_setup import HumanFormatter, setup_logging
 
-JOURNAL_DIR = Path("/run/systemd/journal")
-JOURNAL_SOCKET = JOURNAL_DIR / "socket"
-
-
-def parse_native(datagram: bytes) -> dict[str, str]:
-    """Decode journald's native protocol: KEY=value lines, or KEY\\n<u64 le length><data>\\n."""
-    fields: dict[str, str] = {}
-    rest = datagram
-    while rest:
-        line, _, tail = rest.partition(b"\n")
-        if b"=" in line:
-            key, _, value = line.partition(b"=")
-            fields[key.decode()] = value.decode()
-            rest = tail
-        else:
-            (length,) = struct.unpack("<Q", tail[:8])
-            fields[line.decode()] = tail[8 : 8 + length].decode()
-            rest = tail[8 + length + 1 :]
-    return fields
-
 
 @pytest.fixture
 def fake_journald() -> Iterator[socket.socket]:
-    """Bind journald's well-known socket (libsystemd hard-codes the path); needs root."""
-    if os.geteuid() != 0:
-        pytest.skip("binding /run/systemd/journal/socket needs root (CI runs as root)")
-    if JOURNAL_SOCKET.exists():
-        pytest.skip("a journald socket already exists here; not replacing it")
-    JOURNAL_DIR.mkdir(parents=True, exist_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(JOURNAL_SOCKET))
-    sock.settimeout(5)
-    try:
+    with bound_journal_socket() as sock:
+        sock.settimeout(5)
         yield sock
-    finally:
-        sock.close()
-        JOURNAL_SOCKET.unlink()
 
 
 def test_journal_entries_carry_priority_and_structured_fields(
@@ -133,3 +102,26 @@ def test_printable_cuts_long_text() -> None:
 
     assert printable("x" * 50, 10) == "xxxxxxx..."
     assert printable("plain words, ünïcode ok") == "plain words, ünïcode ok"
+
+
+def test_an_uncaught_exception_in_a_background_thread_is_one_escaped_error_line() -> None:
+    import threading
+
+    stream = io.StringIO()
+    saved = threading.excepthook
+    try:
+        setup_logging("info", "stderr", stream=stream)
+
+        def blink() -> None:  # as gpiozero's blink thread does when its GPIO line is gone
+            raise OSError("line 17 busy\n\x1b[2Jforged: INFO")
+
+        thread = threading.Thread(target=blink, name="blink-17")
+        thread.start()
+        thread.join()
+    finally:
+        threading.excepthook = saved
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1, lines  # no traceback at info level
+    expected = "ERROR edgevoice.thread: background thread blink-17 stopped: OSError: line 17"
+    assert expected in lines[0]
+    assert "\x1b" not in lines[0] and "busy\\x0a\\x1b[2Jforged" in lines[0]

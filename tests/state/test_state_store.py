@@ -393,6 +393,12 @@ def test_a_missing_file_is_a_fresh_start_not_a_warning(
         ({"resumption": {"handle": "", "issued_at": ISSUED}}, "resumption.handle"),
         ({"resumption": {"handle": HANDLE, "issued_at": float("nan")}}, "resumption.issued_at"),
         ({"resumption": {"handle": HANDLE, "issued_at": "yesterday"}}, "resumption.issued_at"),
+        ({"resumption": {"handle": HANDLE, "issued_at": ISSUED, "model": ""}}, "resumption.model"),
+        ({"resumption": {"handle": HANDLE, "issued_at": ISSUED, "model": 38}}, "resumption.model"),
+        (
+            {"resumption": {"handle": HANDLE, "issued_at": ISSUED, "model": "m\x1b[2J"}},
+            "resumption.model",
+        ),
     ],
 )
 def test_a_bad_field_falls_back_alone_and_is_named(
@@ -407,3 +413,14 @@ def test_a_bad_field_falls_back_alone_and_is_named(
         assert getattr(state, name) == (default if name == field else getattr(good, name))
     (message,) = warnings_in(records)
     assert f"bad value for {bad} (using the default for it)" in message
+
+
+def test_the_model_that_issued_the_handle_is_saved_with_it(tmp_path: Path) -> None:
+    store = JsonStateStore(tmp_path)
+    store.load()
+    store.save_resumption(ResumptionHandle(HANDLE, ISSUED, "gemini-3.1-flash-live-preview"))
+    store.close()
+    saved = json.loads((tmp_path / "state.json").read_text())["resumption"]
+    assert saved["model"] == "gemini-3.1-flash-live-preview"
+    loaded = JsonStateStore(tmp_path).load().resumption
+    assert loaded is not None and loaded.model == "gemini-3.1-flash-live-preview"

@@ -5,39 +5,17 @@ structured fields, the fields of the moment on every line, transcripts only at d
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import struct
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from appkit import TIMEOUT, RigFactory, until
+from journalkit import bound_journal_socket, parse_native
 
 from edgevoice.adapters.journald import JournalHandler
 from edgevoice.app.log_setup import setup_logging
 from edgevoice.sim import SimOptions
-
-JOURNAL_DIR = Path("/run/systemd/journal")
-JOURNAL_SOCKET = JOURNAL_DIR / "socket"
-
-
-def parse_native(datagram: bytes) -> dict[str, str]:
-    """journald's native protocol: KEY=value lines, or KEY\\n<u64 le length><data>\\n."""
-    fields: dict[str, str] = {}
-    rest = datagram
-    while rest:
-        line, _, tail = rest.partition(b"\n")
-        if b"=" in line:
-            key, _, value = line.partition(b"=")
-            fields[key.decode()] = value.decode()
-            rest = tail
-        else:
-            (length,) = struct.unpack("<Q", tail[:8])
-            fields[line.decode()] = tail[8 : 8 + length].decode()
-            rest = tail[8 + length + 1 :]
-    return fields
 
 
 class FakeJournald:
@@ -63,19 +41,9 @@ class FakeJournald:
 
 @pytest.fixture
 def journald() -> Iterator[FakeJournald]:
-    if os.geteuid() != 0:
-        pytest.skip("binding /run/systemd/journal/socket needs root (CI runs as root)")
-    if JOURNAL_SOCKET.exists():
-        pytest.skip("a journald socket already exists here; not replacing it")
-    JOURNAL_DIR.mkdir(parents=True, exist_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(JOURNAL_SOCKET))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    try:
+    with bound_journal_socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         yield FakeJournald(sock)
-    finally:
-        sock.close()
-        JOURNAL_SOCKET.unlink()
 
 
 async def test_a_turn_ends_with_one_summary_line_of_structured_fields(

@@ -189,3 +189,30 @@ def test_the_default_reconnect_section_is_full_jitter() -> None:
     assert config.jitter == 1.0
     low = delays_from(config, random=lambda: 0.999)()
     assert next(low) < 0.001  # full jitter reaches (almost) zero
+
+
+FALLBACK_CONFIG = (
+    '[live]\nmodel = "gemini-3.8-live"\nfallback_models = ["gemini-3.1-flash-live-preview"]\n'
+)
+
+
+def test_a_handle_is_saved_with_its_model_and_not_offered_to_another_after_a_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    p, store, now = policy(tmp_path, FALLBACK_CONFIG)
+    p.failed(NOT_FOUND)  # on the fallback model now
+    p.new_handle("h-31")
+    store.flush()
+    saved = JsonStateStore(tmp_path).load().resumption
+    assert saved is not None and saved.model == "gemini-3.1-flash-live-preview"
+    # A restart goes back to live.model: the 3.1 session's handle would only be refused.
+    caplog.set_level(logging.INFO, "edgevoice.policy")
+    restarted, _, _ = policy(tmp_path / "again", FALLBACK_CONFIG, handle=saved)
+    setup = restarted.setup()
+    assert setup.bare_model == "gemini-3.8-live" and setup.resumption_handle is None
+    assert any("was with gemini-3.1-flash-live-preview" in r.getMessage() for r in caplog.records)
+    # The same model's handle (or one saved before models were recorded) is resumed.
+    for model in ("gemini-3.8-live", None):
+        handle = ResumptionHandle("h-38", now[0] - 5, model)
+        same, _, _ = policy(tmp_path / f"same-{model}", FALLBACK_CONFIG, handle=handle)
+        assert same.setup().resumption_handle == "h-38"
