@@ -186,6 +186,10 @@ class Soak:
             if self.daemon is not None:
                 with contextlib.suppress(OSError):
                     (workdir / "daemon.log").write_text("\n".join(self.daemon.lines) + "\n")
+                with contextlib.suppress(OSError):  # a kept work dir keeps no key
+                    credential = self.daemon.setup.credentials_dir / "gemini-api-key"
+                    credential.chmod(0o600)
+                    credential.unlink()
             self.report.elapsed_s = time.monotonic() - started
             if self.options.workdir is None and not self.options.keep and self.report.passed:
                 shutil.rmtree(workdir, ignore_errors=True)
