@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyaudio
 
+from edgevoice.adapters import trace
 from edgevoice.adapters.audio_devices import (
     DeviceInfo,
     OpenedStream,
@@ -223,6 +224,8 @@ class PyAudioPlayback:
         with self._lock:
             self._audio_before_clear = self._buffer.audio_out
             discarded = self._buffer.clear()
+        if (tracer := trace.TRACER) is not None:
+            tracer.mark("play.clear", discarded)
         if self._resampler is not None:
             self._resampler.reset()
         if discarded:
@@ -317,6 +320,8 @@ class PyAudioPlayback:
     def _push(self, samples: Float32Array) -> None:
         with self._lock:
             accepted = self._buffer.push(samples)
+        if (tracer := trace.TRACER) is not None:
+            tracer.mark("play.push", accepted)
         if accepted < len(samples):
             log.warning(
                 "playback buffer full (%.0f s): %d samples dropped",
@@ -342,6 +347,9 @@ class PyAudioPlayback:
         loop = self._loop
         assert loop is not None
         channels = self.channels
+        # Most periods are silence (the device is idle between answers): one shared block of
+        # zeros per period length instead of converting zeros (`edgevoice bench`, idle CPU).
+        silences: dict[int, bytes] = {}
 
         def callback(_in: bytes | None, frames: int, _time: Any, status: int) -> tuple[bytes, int]:
             # PortAudio's thread: pull under the lock, never wait on the event loop.
@@ -351,10 +359,18 @@ class PyAudioPlayback:
                 self._last_callback = self._clock()
                 if status & pyaudio.paOutputUnderflow:
                     self._device_underflows += 1
-            out = pulled.samples if gain == 1.0 else pulled.samples * np.float32(gain)
-            if channels == 2:
-                out = np.repeat(out, 2)
-            data = dsp.float32_to_int16(out).tobytes()
+            if (tracer := trace.TRACER) is not None:  # an append, no I/O (adapters/trace.py)
+                tracer.pulls.append((tracer.clock(), pulled.audio, frames))
+            if pulled.audio == 0:  # nothing from queued audio, no fade: silence
+                n = len(pulled.samples) * channels
+                data = silences.get(n)
+                if data is None:
+                    data = silences[n] = bytes(2 * n)
+            else:
+                out = pulled.samples if gain == 1.0 else pulled.samples * np.float32(gain)
+                if channels == 2:
+                    out = np.repeat(out, 2)
+                data = dsp.float32_to_int16(out).tobytes()
             if pulled.underrun or pulled.drained:
                 try:
                     loop.call_soon_threadsafe(self._on_event, generation, pulled.underrun)

@@ -54,6 +54,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close
 
+from edgevoice.adapters import trace
 from edgevoice.adapters.ws_connect import (
     DeadlineConnection,
     auth_headers,
@@ -63,7 +64,7 @@ from edgevoice.adapters.ws_connect import (
 from edgevoice.credentials import Credential
 from edgevoice.errors import ConnectError, RemoteProtocolError, SessionClosedError
 from edgevoice.live.endpoint import Endpoint, is_loopback
-from edgevoice.live.events import IgnoredFields, ServerEvent, SetupComplete
+from edgevoice.live.events import AudioChunk, IgnoredFields, ServerEvent, SetupComplete
 from edgevoice.live.frames import Scheduling, Setup
 from edgevoice.live.session import HeldBack, LiveSession
 
@@ -142,14 +143,19 @@ class LiveConnection:
     async def _setup(self, seconds: float) -> None:
         self.session.start()
         await self._flush()
+        if (tracer := trace.TRACER) is not None:
+            tracer.mark("ws.setup")
         try:
             async with asyncio.timeout(seconds):
                 while self.setup is None:
                     frame = await self._recv()
+                    received = tracer.clock() if tracer is not None else 0.0
                     self.session.receive(frame, self._clock())
                     for event in self.session.events():
                         if isinstance(event, SetupComplete):
                             self.setup = event
+                            if tracer is not None:
+                                tracer.mark("ws.setup_complete", at=received)
                         else:
                             self._pending.append(event)
         except TimeoutError:
@@ -182,6 +188,8 @@ class LiveConnection:
             return False
         queued = self.session.send_audio(pcm16k)
         await self._flush()
+        if queued and (tracer := trace.TRACER) is not None:
+            tracer.mark("ws.audio")
         return queued
 
     @property
@@ -198,21 +206,29 @@ class LiveConnection:
         self._check_open()
         self.session.send_text(text)
         await self._flush()
+        if (tracer := trace.TRACER) is not None:
+            tracer.mark("ws.text")
 
     async def begin_activity(self) -> None:
         self._check_open()
         self.session.begin_activity()
         await self._flush()
+        if (tracer := trace.TRACER) is not None:
+            tracer.mark("ws.activity_start")
 
     async def end_activity(self) -> None:
         self._check_open()
         self.session.end_activity()
         await self._flush()
+        if (tracer := trace.TRACER) is not None:
+            tracer.mark("ws.activity_end")
 
     async def audio_stream_end(self) -> None:
         self._check_open()
         self.session.audio_stream_end()
         await self._flush()
+        if (tracer := trace.TRACER) is not None:
+            tracer.mark("ws.stream_end")
 
     async def send_tool_response(
         self,
@@ -289,13 +305,18 @@ class LiveConnection:
                     continue
                 yield event
             frame = await self._recv()
+            tracer = trace.TRACER
+            received = tracer.clock() if tracer is not None else 0.0
             try:
                 self.session.receive(frame, self._clock())
             except RemoteProtocolError as exc:
                 log.warning("closing the connection: %s", exc, extra={"ERROR_CLASS": "transient"})
                 await self._abort()
                 raise
-            self._pending.extend(self.session.events())
+            events = self.session.events()
+            if tracer is not None and any(isinstance(e, AudioChunk) for e in events):
+                tracer.mark("ws.recv_audio", at=received)
+            self._pending.extend(events)
             await self._flush()  # a cancellation may release a deferred activityStart
 
     async def _recv(self) -> bytes:

@@ -39,6 +39,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from edgevoice import control_protocol as cp
+from edgevoice.adapters import trace
 from edgevoice.adapters.capture import PyAudioCapture
 from edgevoice.adapters.control_socket import ControlServer, ControlSocketError, socket_path
 from edgevoice.adapters.credential_lookup import CredentialSource
@@ -253,6 +254,8 @@ class Daemon:
 
     async def handle_control(self, request: cp.Request) -> dict[str, JsonValue]:
         """The control server's handler: the controller answers every request."""
+        if (tracer := trace.TRACER) is not None:
+            tracer.mark("ctl", request.cmd)
         reply: asyncio.Future[dict[str, JsonValue]] = asyncio.get_running_loop().create_future()
         self.conversation.post(ControlInput(request, reply))
         return await reply
@@ -318,6 +321,7 @@ def build_daemon(
     frames, or holds a connection attempt).
     """
     loop = asyncio.get_running_loop()
+    trace.start_from_environment()  # `edgevoice bench` measures through it (off by default)
     plan = plan or live_plan(config)
     credentials = credentials or CredentialSource(config.auth)
     store = JsonStateStore(config.paths.state_dir)

@@ -86,9 +86,13 @@ def float32_to_int16(x: Float32Array) -> Int16Array:
     The shape is kept.
     """
     scaled = np.asarray(x, dtype=np.float32) * np.float32(_INT16_SCALE)
-    np.nan_to_num(scaled, copy=False, nan=0.0, posinf=32767.0, neginf=-32768.0)
+    # rint and clip keep NaN as NaN and saturate the infinities; the NaNs (rare: a broken
+    # source) are then zeroed. nan_to_num first would cost as much as the rest together, on
+    # every capture frame and playback period (`edgevoice bench`).
     np.rint(scaled, out=scaled)
     np.clip(scaled, -32768.0, 32767.0, out=scaled)
+    if np.isnan(scaled).any():
+        scaled[np.isnan(scaled)] = 0.0
     return scaled.astype(np.int16)
 
 
@@ -131,6 +135,13 @@ def downmix(x: Float32Array, mode: str = "average") -> Float32Array:
     if mode == "average":
         if n_channels == 1:
             return arr[:, 0].copy()
+        if n_channels == 2:
+            # What mean() computes for two channels ((a + b) / 2 in float32, bit for bit), at
+            # a sixth of its cost: mean's reduction machinery dominated the capture path of a
+            # stereo microphone (50 calls a second; `edgevoice bench`).
+            both: Float32Array = arr[:, 0] + arr[:, 1]
+            both *= np.float32(0.5)
+            return both
         mean: Float32Array = arr.mean(axis=1, dtype=np.float32)
         return mean
     if mode == "left":

@@ -1,4 +1,9 @@
-"""Benchmarks behind `edgevoice bench <name>`.
+"""Benchmarks behind `edgevoice bench` and `edgevoice bench <name>`.
+
+`edgevoice bench` alone runs `suite`: the resampler, then the real daemon measured from outside
+(`live_run`: the rig's real-time devices, the simulator, the daemon's trace read by
+`trace_read`, the figures by `latency`, `procstat` and `stats`, the table and targets by
+`report`; `device_floor` is the rig's own cost). Nothing here is imported by the daemon.
 
 Each benchmark is a module here with:
 

@@ -1,18 +1,20 @@
-"""`edgevoice bench <name>`: run one of the built-in benchmarks (see edgevoice.bench).
+"""`edgevoice bench`: the numbers of issue #11 (see edgevoice.bench.suite), or one benchmark.
 
-`edgevoice bench resampler [--json] [--seconds 60] [--chunk-ms 20]` compares the streaming
-resampler with soxr HQ and a scipy upfirdn baseline and checks the bounds it must meet.
-Exit status: 0 when every bound is met, 1 when one is not, 2 on bad use or a missing
-development dependency.
+`edgevoice bench [--json] [--quick]` runs everything: the resampler, then the real daemon
+against the local simulator (latencies, CPU, RSS, startup), and prints one table with PASS/FAIL
+per target. `edgevoice bench resampler [--json] [--seconds 60] [--chunk-ms 20]` compares the
+streaming resampler with soxr HQ and a scipy upfirdn baseline alone.
+Exit status: 0 when every target (bound) is met, 1 when one is not or the run failed, 2 on bad
+use or a missing development dependency, 69 when the rig's tools are missing (`make deps`).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from edgevoice import bench
+from edgevoice.bench import suite
 from edgevoice.commands._common import without_config
 
 NAME = "bench"
@@ -22,9 +24,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser(
         NAME,
         parents=[common],
-        help="run a benchmark (resampler, ...)",
-        description="Run one of the built-in benchmarks and print its results.",
+        help="measure the daemon: latency, CPU, memory, startup, the resampler",
+        description=suite.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    suite.add_arguments(parser)
     benchmarks = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK")
     for name in bench.BENCHMARKS:
         module = bench.load(name)
@@ -37,14 +41,4 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         )
         module.add_arguments(child)
         child.set_defaults(func=without_config(module.run, f"{NAME} {name}"))
-    parser.set_defaults(func=without_config(_missing_benchmark(parser), NAME))
-
-
-def _missing_benchmark(parser: argparse.ArgumentParser) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        names = ", ".join(bench.BENCHMARKS)
-        print(f"edgevoice bench: name a benchmark: {names}", file=sys.stderr)
-        parser.print_usage(sys.stderr)
-        return 2
-
-    return run
+    parser.set_defaults(func=without_config(suite.run, NAME))
