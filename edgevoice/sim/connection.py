@@ -20,6 +20,7 @@ All time is `SimOptions.now` / `SimOptions.sleep`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
@@ -182,7 +183,21 @@ class Connection:
             printable(spec.wire_reason),
             printable(spec.detail),
         )
-        await self.ws.close(spec.code, spec.wire_reason)
+        # Read on (and discard) until the client's close frame: frames it sent before it saw
+        # ours would otherwise fill the socket's queue, websockets would pause reading, and
+        # the handshake (and the session this connection holds) would hang until the close
+        # timeout, where a service answers the close at once.
+        drain = asyncio.get_running_loop().create_task(self._discard_until_closed())
+        try:
+            await self.ws.close(spec.code, spec.wire_reason)
+        finally:
+            drain.cancel()
+            await asyncio.gather(drain, return_exceptions=True)
+
+    async def _discard_until_closed(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in self.ws:
+                pass
 
     def _abort(self) -> None:
         self.record.close_code = 1006
