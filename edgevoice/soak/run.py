@@ -384,7 +384,9 @@ class Soak:
                 if m := re.match(r"^turn (\d+): .*, (\w[\w ]*)$", line.message):
                     outcome = m[2]
                     # The simulator speaks every answer: one the device did not play is lost.
-                    if outcome == "answered" and ", no reply audio" in line.message:
+                    # (reply_s, not the text: audio that came before the turn's end has no
+                    # latency, and the text then says "no reply audio" too.)
+                    if outcome == "answered" and re.search(r"\breply_s=0\.00\b", raw):
                         outcome = SILENT_ANSWER
                     self.summaries[int(m[1])] = outcome
                     self.summary_at[int(m[1])] = time.monotonic()
