@@ -75,7 +75,10 @@ SETTINGS: dict[str, dict[str, Any]] = {
     },
     "log": {"level": "info"},
     # A stall costs this long before the daemon drops the connection.
-    "live": {"response_timeout": 6.0, "follow_up_window": 3.0},
+    # 1 MiB, the official SDK's frame limit, which the simulator's oversized fault is made to
+    # trip (1009): with the daemon's default 4 MiB, that frame is a 17 s answer of zeros with
+    # no turnComplete, a thing the service never sends.
+    "live": {"response_timeout": 6.0, "follow_up_window": 3.0, "max_message_size": 1 << 20},
     # Backoffs a turn can wait out (supervisor PATIENCE_S is 5 s): every fault is recoverable
     # from by the next turn; the real defaults are longer.
     "reconnect": {
