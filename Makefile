@@ -66,6 +66,14 @@ demo: venv
 bench: venv
 	$(VENV)/bin/edgevoice bench resampler
 
+# The real daemon against the simulator's faults (drops, 1011, 1008, goAway, stalls, malformed
+# frames, refusals, the microphone unplugged) for SOAK_S seconds, a turn every few seconds;
+# exit 1 on a lost or doubled frame, a leak, a fault not recovered from. SOAK_SEED=N replays.
+SOAK_S ?= 600
+.PHONY: soak
+soak: venv
+	$(VENV)/bin/edgevoice soak --duration $(SOAK_S) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info \
 	    demo-speaker.wav

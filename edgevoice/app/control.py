@@ -9,11 +9,12 @@ answered at once: `say` is answered when the text is queued, not when the model 
   no-op: `{"ended": false}`, so a late release after a limit ended the turn is not an error);
 - toggle: a click; cancel: end the conversation; mute / unmute; volume N;
 - say TEXT: realtimeInput.text as the user's turn (a barge-in while the device speaks);
-- status: `status(conversation)`, the state, counters and latency percentiles.
+- status: `status(conversation)`, the state, counters, latency percentiles and task count.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from edgevoice import control_protocol as cp
@@ -96,4 +97,5 @@ def status(conversation: Conversation) -> dict[str, JsonValue]:
             "turns": day.turns,
         },
         "latency": c.latency.summary(),
+        "tasks": len(asyncio.all_tasks()),  # a leak shows as a count that keeps growing
     }

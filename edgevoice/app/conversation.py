@@ -288,6 +288,7 @@ class Conversation:
             match event:
                 case Speech(frame=audio):
                     if self.turn is not None and self.link is not None:
+                        self.counters.turn_frames += 1
                         self.link.outbox.put(Audio(audio))
                         self.supervisor.replay.audio(audio)
                 case Triggered(preroll=preroll):
@@ -369,6 +370,7 @@ class Conversation:
         replay.begin(manual)
         if manual:
             link.outbox.put(BeginActivity())
+        self.counters.turn_frames += len(preroll)
         for frame in preroll:
             link.outbox.put(Audio(frame))
             replay.audio(frame)

@@ -19,6 +19,7 @@ LATENCY_SAMPLES = 200  # the most recent turns the percentiles are computed over
 @dataclass
 class Counters:
     turns: int = 0  # user turns begun (button, voice, ctl) since start
+    turn_frames: int = 0  # microphone frames that became part of a turn (pre-roll included)
     connections: int = 0  # connections opened
     connect_failures: int = 0  # connection attempts that failed
     connections_lost: int = 0  # connections that ended while something was in progress

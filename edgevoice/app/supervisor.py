@@ -239,9 +239,12 @@ class Supervisor:
         ends = (EndActivity, StreamEnd, Text)
         awaiting = c.awaiting and any(isinstance(op, ends) for op in carried)
         answer_lost = was_up and busy and not carried
+        cut_short = c.answering  # an answer was streaming in: no more of it will come
         c.forget_link()
         c.tools.cancel_all()
         c.awaiting = c.answering = c.discard_answer = c.interrupted = c.ending = False
+        if cut_short:  # what arrived plays out, then the device is free (not SPEAKING for ever)
+            c.speaker.answer_done()
         if error is None:
             error = SessionClosedError(1006, "the connection ended")
         verdict = self.policy.ended(error) if expected else self.policy.failed(error)
@@ -432,7 +435,9 @@ class Supervisor:
             quiet,
             extra={"ERROR_CLASS": ErrorClass.TRANSIENT.value},
         )
-        c.awaiting = c.answering = False
+        # As when a connection ends: a barge-in's "drop the rest of the old answer" dies with
+        # the stalled connection, or the next answer (a new connection) would be dropped too.
+        c.awaiting = c.answering = c.discard_answer = c.interrupted = False
         c.speaker.clear()
         c.tools.cancel_all()
         self.replay.clear()

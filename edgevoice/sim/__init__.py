@@ -16,6 +16,11 @@ In tests (port 0 = a free port; `ssl_context=` serves wss:// for the official SD
         record.sent_messages("serverContent")      # what the simulator sent, as dicts
         assert sim.internal_errors == []
 
+While it runs (a soak's faults at moments of its choosing): `sim.inject(fault)` arms a fault
+as if it had been in `SimOptions.faults`, `sim.strike(fault)` carries its action out now on the
+open connections, `sim.refuse(count, mode)` refuses the next attempts; `sim.firings` lists
+every fault carried out (connection, what, when).
+
 Outside tests: `Simulator(options, host=..., port=..., ssl_context=...)`, `await start()`,
 `await serve_forever()` / `await stop()`; or the `edgevoice simulator` command.
 
@@ -38,7 +43,7 @@ choice is documented next to the code.
 """
 
 from edgevoice.sim.clock import VirtualClock
-from edgevoice.sim.faults import Fault, FaultAction, Moment, When
+from edgevoice.sim.faults import Fault, FaultAction, Firing, Moment, When
 from edgevoice.sim.models import DEFAULT_MODELS, KNOWN_MODELS, Family
 from edgevoice.sim.options import SimOptions
 from edgevoice.sim.recorder import ConnectionRecord, ReceivedFrame, SentFrame, SimEvent
@@ -51,6 +56,7 @@ __all__ = [
     "Family",
     "Fault",
     "FaultAction",
+    "Firing",
     "Moment",
     "ReceivedFrame",
     "SentFrame",

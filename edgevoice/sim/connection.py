@@ -20,6 +20,7 @@ All time is `SimOptions.now` / `SimOptions.sleep`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
@@ -32,7 +33,7 @@ from websockets.exceptions import ConnectionClosed
 from edgevoice.redact import printable
 from edgevoice.sim import reasons, rules, wire
 from edgevoice.sim.conversation import Conversation
-from edgevoice.sim.faults import FaultAction, FaultBook, Moment
+from edgevoice.sim.faults import Fault, FaultAction, FaultBook, Firing, Moment
 from edgevoice.sim.options import SimOptions
 from edgevoice.sim.outcome import SimAbort, SimClose, aborted, invalid
 from edgevoice.sim.proto import FrameRejected, ParseContext, parse_client_frame
@@ -87,6 +88,7 @@ class Connection:
         self.conversation: Conversation | None = None
         self.session: ResumableSession | None = None
         self._stalled = False
+        self._ready = False  # setupComplete went out
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
         self._setup_timer: asyncio.Task[None] | None = None
@@ -181,7 +183,21 @@ class Connection:
             printable(spec.wire_reason),
             printable(spec.detail),
         )
-        await self.ws.close(spec.code, spec.wire_reason)
+        # Read on (and discard) until the client's close frame: frames it sent before it saw
+        # ours would otherwise fill the socket's queue, websockets would pause reading, and
+        # the handshake (and the session this connection holds) would hang until the close
+        # timeout, where a service answers the close at once.
+        drain = asyncio.get_running_loop().create_task(self._discard_until_closed())
+        try:
+            await self.ws.close(spec.code, spec.wire_reason)
+        finally:
+            drain.cancel()
+            await asyncio.gather(drain, return_exceptions=True)
+
+    async def _discard_until_closed(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in self.ws:
+                pass
 
     def _abort(self) -> None:
         self.record.close_code = 1006
@@ -230,29 +246,42 @@ class Connection:
     # --- faults and timers -----------------------------------------------------------------
     async def moment(self, moment: Moment, n: int = 0) -> None:
         for fault in self.shared.faults.due(moment, n):
-            detail = f"fault {fault.action.value}@{fault.when}"
-            log.info("connection %d: %s", self.record.id, detail)
-            action = fault.action
-            if action is FaultAction.CLOSE:
-                raise SimClose(CloseSpec(fault.code, fault.reason, detail))
-            if action is FaultAction.QUOTA:
-                raise SimClose(CloseSpec(reasons.INTERNAL, reasons.QUOTA, detail))
-            if action is FaultAction.UNAVAILABLE:
-                raise SimClose(CloseSpec(reasons.INTERNAL, reasons.UNAVAILABLE, detail))
-            if action is FaultAction.ABORTED:
-                raise aborted(detail)
-            if action is FaultAction.ABORT:
-                raise SimAbort(detail)
-            if action is FaultAction.STALL:
-                self._stall()
-            elif action is FaultAction.MALFORMED:
-                await self._send_raw(MALFORMED_FRAME)
-            elif action is FaultAction.UNKNOWN:
-                await self.send(UNKNOWN_MESSAGE)
-            elif action is FaultAction.OVERSIZED:
-                await self._send_raw(wire.oversized_frame())
-            elif action is FaultAction.GOAWAY:
-                self.spawn(self._go_away, fault.time_left_s, "goaway fault: time is up")
+            await self._act(fault, f"fault {fault.action.value}@{fault.when}")
+
+    @property
+    def set_up(self) -> bool:
+        """setupComplete was sent and the connection is still being served."""
+        return self._ready and self.record.open and not self._stalled
+
+    def strike(self, fault: Fault) -> None:
+        """Carry `fault`'s action out now (its moment is ignored), in a task of this
+        connection: what it decides (a close, an abort) ends the connection as at a moment."""
+        self.spawn(self._act, fault, f"fault {fault.action.value} (struck now)")
+
+    async def _act(self, fault: Fault, detail: str) -> None:
+        log.info("connection %d: %s", self.record.id, detail)
+        self.shared.faults.firings.append(Firing(self.record.id, detail, self.options.now()))
+        action = fault.action
+        if action is FaultAction.CLOSE:
+            raise SimClose(CloseSpec(fault.code, fault.reason, detail))
+        if action is FaultAction.QUOTA:
+            raise SimClose(CloseSpec(reasons.INTERNAL, reasons.QUOTA, detail))
+        if action is FaultAction.UNAVAILABLE:
+            raise SimClose(CloseSpec(reasons.INTERNAL, reasons.UNAVAILABLE, detail))
+        if action is FaultAction.ABORTED:
+            raise aborted(detail)
+        if action is FaultAction.ABORT:
+            raise SimAbort(detail)
+        if action is FaultAction.STALL:
+            self._stall()
+        elif action is FaultAction.MALFORMED:
+            await self._send_raw(MALFORMED_FRAME)
+        elif action is FaultAction.UNKNOWN:
+            await self.send(UNKNOWN_MESSAGE)
+        elif action is FaultAction.OVERSIZED:
+            await self._send_raw(wire.oversized_frame())
+        elif action is FaultAction.GOAWAY:
+            self.spawn(self._go_away, fault.time_left_s, "goaway fault: time is up")
 
     async def _go_away(self, time_left_s: float, detail: str) -> None:
         await self.send({"goAway": {"timeLeft": wire.duration(time_left_s)}})
@@ -333,6 +362,7 @@ class Connection:
             return
         session_id = secrets.token_hex(8) if self.options.session_id else ""
         await self.send(wire.setup_complete(session_id))
+        self._ready = True
         self.event(SimEvent("setup", 0, detail="resumed" if info.handle else "new"))
         log.info(
             "connection %d: setup complete (%s, %s VAD%s)",

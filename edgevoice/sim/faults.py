@@ -57,7 +57,7 @@ class Moment(enum.Enum):
 @dataclass(frozen=True)
 class When:
     moment: Moment
-    n: int = 0  # for FRAME and TURN
+    n: int = 0  # for FRAME and TURN; 0 (only through the API, e.g. `Simulator.inject`) = any
 
     @classmethod
     def parse(cls, text: str) -> When:
@@ -151,13 +151,32 @@ class Fault:
             raise ValueError(f"the moment count must be >= 1, got {self.when.n}")
 
 
+@dataclass(frozen=True)
+class Firing:
+    """A fault that fired: on which connection (1-based id), what, and when (`SimOptions.now`)."""
+
+    connection: int
+    detail: str
+    at: float
+
+
 class FaultBook:
-    """Counts how often each fault fired, across all connections of one server."""
+    """Counts how often each fault fired, across all connections of one server. Faults can be
+    added while the server runs (`arm`)."""
 
     def __init__(self, faults: tuple[Fault, ...]) -> None:
-        self._faults = faults
+        self._faults = list(faults)
         self._fired = [0] * len(faults)
         self._lock = threading.Lock()
+        self.firings: list[Firing] = []  # every fault carried out, armed or struck, in order
+
+    def arm(self, fault: Fault) -> None:
+        """Add `fault` from now on, as if it had been given at the start (its `times` count
+        from now). Raises ValueError when the simulator could not carry it out."""
+        fault.check()
+        with self._lock:
+            self._faults.append(fault)
+            self._fired.append(0)
 
     def due(self, moment: Moment, n: int = 0) -> list[Fault]:
         """The faults that fire now; each call that returns a fault counts as one firing."""

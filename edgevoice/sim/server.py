@@ -42,7 +42,8 @@ from edgevoice.redact import printable, redacted_logger
 from edgevoice.redact import register as register_secret
 from edgevoice.sim import reasons
 from edgevoice.sim.connection import Connection, Shared
-from edgevoice.sim.options import SimOptions
+from edgevoice.sim.faults import Fault, Firing
+from edgevoice.sim.options import RefuseMode, SimOptions
 from edgevoice.sim.reasons import CloseSpec
 from edgevoice.sim.recorder import (
     SECRET_HEADERS,
@@ -153,6 +154,9 @@ class Simulator:
         self._server: Server | None = None
         self._attempts = 0
         self._refusals: dict[ServerConnection, CloseSpec] = {}
+        self._refuse_left = 0  # attempts still to refuse (`refuse`), after refuse_first
+        self._refuse_mode: RefuseMode = "http"
+        self._live: list[Connection] = []  # connections being served, oldest first
         for secret in (*self.options.api_keys, *self.options.tokens):
             register_secret(secret)
 
@@ -192,6 +196,11 @@ class Simulator:
         return self._open
 
     @property
+    def firings(self) -> list[Firing]:
+        """Every fault carried out so far (from the options, `inject` or `strike`), in order."""
+        return self._shared.faults.firings
+
+    @property
     def internal_errors(self) -> list[str]:
         return self.recorder.internal_errors
 
@@ -207,6 +216,29 @@ class Simulator:
         return await self.wait_for(
             lambda e: e.kind == "close" and e.connection == wanted, timeout_s
         )
+
+    # --- faults while it runs (a soak injects them at moments of its choosing) --------------
+    def inject(self, fault: Fault) -> None:
+        """Arm `fault` now, as if it had been in `SimOptions.faults`: it fires at its moment on
+        the connections that reach it (`When(Moment.FRAME)` with no count: the next client
+        frame any connection handles). Raises ValueError for a fault it cannot carry out."""
+        self._shared.faults.arm(fault)
+
+    def strike(self, fault: Fault) -> int:
+        """Carry `fault`'s action out now (its moment is ignored) on every connection that is
+        set up and not stalled; how many that was (0: none is open; nothing happens)."""
+        fault.check()
+        targets = [connection for connection in self._live if connection.set_up]
+        for connection in targets:
+            connection.strike(fault)
+        return len(targets)
+
+    def refuse(self, count: int, mode: RefuseMode = "http") -> None:
+        """Refuse the next `count` connection attempts like `SimOptions.refuse_first` does
+        (HTTP 503, or upgrade and close 1011 "unavailable" / quota after the setup frame)."""
+        if count < 0 or mode not in ("http", "unavailable", "quota"):
+            raise ValueError(f"refuse takes a count >= 0 and http/unavailable/quota, not {mode!r}")
+        self._refuse_left, self._refuse_mode = count, mode
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -241,8 +273,13 @@ class Simulator:
             log.info("HTTP 404 for %s", printable(redact_path(request.path), 300))
             return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
         self._attempts += 1
+        mode: RefuseMode | None = None
         if self._attempts <= self.options.refuse_first:
             mode = self.options.refuse_mode
+        elif self._refuse_left > 0:
+            self._refuse_left -= 1
+            mode = self._refuse_mode
+        if mode is not None:
             self.recorder.add(SimEvent("refused", 0, detail=f"attempt {self._attempts}: {mode}"))
             if mode == "http":
                 log.info("refusing connection attempt %d with HTTP 503", self._attempts)
@@ -279,17 +316,20 @@ class Simulator:
                 f"over max_connections ({self.options.max_connections} open)",
             )
         self._open += 1
+        served = Connection(
+            connection,
+            record,
+            self._shared,
+            credential_ok=credential.ok,
+            refusal=self._refusals.pop(connection, None),
+            refuse_at_once=over_limit,
+        )
+        self._live.append(served)
         try:
-            await Connection(
-                connection,
-                record,
-                self._shared,
-                credential_ok=credential.ok,
-                refusal=self._refusals.pop(connection, None),
-                refuse_at_once=over_limit,
-            ).run()
+            await served.run()
         finally:
             self._open -= 1
+            self._live.remove(served)
 
 
 @asynccontextmanager

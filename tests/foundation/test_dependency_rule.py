@@ -18,7 +18,9 @@ day it is written:
 - rig (`rig/`): the real-time audio rig (sound server, speech, the daemon as a process, the
   simulator's record): core, adapters, the simulator and rig; never app (it runs the daemon as
   a process, as systemd does, and never reaches into it), commands, bench or the CLI. Only
-  commands, bench (and tests) import it: nothing the daemon runs depends on it.
+  commands, bench, soak (and tests) import it: nothing the daemon runs depends on it.
+- soak (`soak/`): the soak and fault run: like bench, the rig, the simulator, the adapters and
+  core; never app (it runs the daemon as a process) or commands.
 - commands (`commands/`): anything but the CLI; only the CLI (`cli.py`) imports commands.
 """
 
@@ -51,6 +53,7 @@ LAYER_DIRS = {
     "sim": "sim",
     "bench": "bench",
     "rig": "rig",
+    "soak": "soak",
     "commands": "commands",
 }
 # What each layer may import from the package, by layer; "sim" lists module names instead.
@@ -60,7 +63,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "app": {"core", "adapters", "app"},
     "bench": {"core", "adapters", "sim", "rig", "bench"},
     "rig": {"core", "adapters", "sim", "rig"},
-    "commands": {"core", "adapters", "app", "sim", "bench", "rig", "commands"},
+    "soak": {"core", "adapters", "sim", "rig", "soak"},
+    "commands": {"core", "adapters", "app", "sim", "bench", "rig", "soak", "commands"},
     "cli": {"core", "commands", "cli"},
 }
 SIM_MAY_IMPORT = {"edgevoice.redact", "edgevoice"}  # the package itself: __version__ only

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -195,3 +197,119 @@ def test_fault_specs_parse_and_bad_ones_say_what_is_wrong() -> None:
     ]:
         with pytest.raises(ValueError, match=words):
             Fault.parse(bad)
+
+
+# --- faults while the simulator runs (what a soak injects at moments of its choosing) ---------
+
+
+async def test_strike_closes_every_set_up_connection_now_and_is_listed(sim_factory: Any) -> None:
+    async with sim_factory(SimOptions(pace=0)) as sim, session(sim) as c:
+        assert sim.strike(Fault(FaultAction.ABORTED, When(Moment.READY))) == 1
+        assert await c.closed() == (1008, "The operation was aborted.")
+    assert [(f.connection, f.detail) for f in sim.firings] == [(1, "fault aborted (struck now)")]
+    assert sim.strike(Fault(FaultAction.ABORT, When(Moment.READY))) == 0  # nothing open
+
+
+async def test_strike_skips_a_connection_that_has_not_had_setup_complete(
+    sim_factory: Any,
+) -> None:
+    async with sim_factory(SimOptions(pace=0)) as sim, client(sim) as c:
+        await c.send(START)  # not a setup: it will be refused, but it is not set up yet either
+        assert sim.strike(Fault(FaultAction.UNKNOWN, When(Moment.READY))) == 0
+        assert (await c.closed())[0] == 1007
+
+
+async def test_a_struck_stall_sends_nothing_more_and_keeps_recording(sim_factory: Any) -> None:
+    async with sim_factory(SimOptions(pace=0)) as sim, session(sim) as c:
+        sim.strike(Fault(FaultAction.STALL, When(Moment.READY)))
+        await c.send(START)
+        await c.send(END)
+        await c.ws.close()
+    await sim.wait_closed(1)
+    record = sim.connections[0]
+    assert [f.index for f in record.received] == [1, 2, 3]
+    assert [list(f.message or {}) for f in record.sent] == [["setupComplete"]]
+    assert sim.strike(Fault(FaultAction.ABORT, When(Moment.READY))) == 0
+
+
+async def test_an_injected_fault_fires_at_its_moment_on_a_running_server(
+    sim_factory: Any,
+) -> None:
+    async with sim_factory(SimOptions(pace=0)) as sim:
+        async with session(sim) as c:
+            sim.inject(Fault(FaultAction.CLOSE, When(Moment.FRAME), 1011, "x"))
+            await c.send(START)  # the next frame handled, whatever its number
+            assert await c.closed() == (1011, "x")
+        async with session(sim) as c:  # once only, as in SimOptions.faults
+            await c.send(START)
+            await c.send(END)
+            await c.turn()
+    assert [f.detail for f in sim.firings] == ["fault close@frame"]
+    with pytest.raises(ValueError, match="cannot be sent"):
+        sim.inject(Fault(FaultAction.CLOSE, When(Moment.READY), code=1006))
+
+
+async def test_refuse_the_next_attempts_while_running(sim_factory: Any) -> None:
+    async with sim_factory(SimOptions(pace=0)) as sim:
+        async with session(sim):
+            pass
+        sim.refuse(1, "unavailable")
+        async with client(sim) as c:
+            await c.send(setup())
+            assert await c.closed() == (1011, "The service is currently unavailable.")
+        sim.refuse(1)
+        with pytest.raises(InvalidStatus):
+            async with client(sim):
+                pass
+        async with session(sim):  # the refusals are spent
+            pass
+    with pytest.raises(ValueError, match="refuse takes"):
+        sim.refuse(-1)
+
+
+async def test_a_server_close_is_completed_while_the_client_still_streams(
+    sim_factory: Any,
+) -> None:
+    # Found by the soak (seed 1696628893): the simulator stopped reading once it had decided
+    # to close, so frames the client sent meanwhile filled the socket's queue, reading paused,
+    # the client's close frame was never seen, and the connection (and the session it served)
+    # stayed open until the close timeout: a resume in that time was refused 1011 "still
+    # served". A server reads on until the client's close frame, and lets the session go.
+    from simkit import KEY, silence
+    from websockets.asyncio.client import connect
+
+    async with sim_factory(SimOptions(pace=0)) as sim:
+        async with session(sim, setup(resumption={})) as c:
+            await c.send(START)
+            await c.send(END)
+            messages = await c.recv_until(
+                lambda m: bool(m.get("sessionResumptionUpdate", {}).get("resumable"))
+            )
+            handle = messages[-1]["sessionResumptionUpdate"]["newHandle"]
+        headers = {"x-goog-api-key": KEY}
+        async with connect(sim.endpoint(), additional_headers=headers, close_timeout=30) as ws:
+            await ws.send(json.dumps(setup(resumption={"handle": handle})))
+            assert "setupComplete" in json.loads(await ws.recv())
+            await ws.send(json.dumps(START))
+            assert sim.strike(Fault(FaultAction.CLOSE, When(Moment.READY), 1011, "x")) == 1
+            frame = json.dumps(
+                {"realtimeInput": {"audio": {"data": "", "mimeType": "audio/pcm;rate=16000"}}}
+            )
+            for index in range(400):  # far more than the websocket's queue holds
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(frame.replace('""', json.dumps(_b64(silence(0.02)))))
+                if index == 0:
+                    await asyncio.sleep(0)  # the strike's task runs: the close is decided
+            # The simulator sees the client's reply to its close and ends the connection: well
+            # within this hang guard (a simulator that stopped reading holds it until its close
+            # timeout, 10 s, or the client drops TCP; this client does neither meanwhile).
+            await sim.wait_closed(2, timeout_s=3.0)
+        # The session is free again: the resume is answered with setupComplete.
+        async with session(sim, setup(resumption={"handle": handle})):
+            pass
+
+
+def _b64(pcm: bytes) -> str:
+    import base64
+
+    return base64.b64encode(pcm).decode()
