@@ -20,7 +20,8 @@ help:
 	@echo "make test   install everything, then ruff + mypy --strict + pytest"
 	@echo "            (then '. $(VENV)/bin/activate' puts the edgevoice command on your PATH)"
 	@echo "make demo   install everything, then talk to the real daemon on virtual audio devices"
-	@echo "make bench  run the shipped benchmarks"
+	@echo "make bench  the numbers: latency, CPU, RSS, startup, resampler (about 13 min)"
+	@echo "make soak   the daemon against random faults for SOAK_S seconds (default 600)"
 
 $(VENV)/.apt-done:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -63,8 +64,10 @@ demo: venv
 	$(VENV)/bin/edgevoice demo
 	@echo "To type edgevoice commands as README.md shows: . $(VENV)/bin/activate"
 
+# Every figure of issue #11 in one run: the resampler, then the real daemon against the
+# simulator (latency, CPU, RSS, startup; about 13 minutes). `edgevoice bench --quick`: about 2.
 bench: venv
-	$(VENV)/bin/edgevoice bench resampler
+	$(VENV)/bin/edgevoice bench
 
 # The real daemon against the simulator's faults (drops, 1011, 1008, goAway, stalls, malformed
 # frames, refusals, the microphone unplugged) for SOAK_S seconds, a turn every few seconds;

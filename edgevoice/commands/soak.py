@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edgevoice.commands._common import without_config
 from edgevoice.rig.host import ToolsMissing, require_tools
 from edgevoice.soak import FaultKind, Soak, SoakOptions
 
@@ -64,7 +65,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the work directory (logs) even when it passes"
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=without_config(run, NAME))
 
 
 def options_from_args(args: argparse.Namespace) -> SoakOptions:

@@ -18,6 +18,10 @@ EDGEVOICE = str(Path(sys.executable).with_name("edgevoice"))
         (["--fault-rate", "1.5"], "--fault-rate 1.5: give a fraction 0-1"),
         (["--faults", "drop,nope"], "--faults 'drop,nope': use some of drop, 1011,"),
         (["--rss-limit", "-1"], "--rss-limit -1: give megabytes > 0"),
+        (["--duration", "nan"], "--duration nan: give 1 s to a week"),
+        # It writes the daemon's config itself: a config option is refused, not ignored.
+        (["--config", "/dev/null"], "--config"),
+        (["--set", "log.level=debug"], "--set"),
     ],
 )
 def test_a_bad_option_is_one_line_and_exit_2(args: list[str], says: str) -> None:
