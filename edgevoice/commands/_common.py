@@ -12,10 +12,13 @@ one line instead of ignoring them, so nobody believes a setting took effect.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import math
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 
 from edgevoice.adapters.config_file import LoadedConfig, load_config_from_args
 from edgevoice.app.log_setup import setup_logging
@@ -181,3 +184,36 @@ def seconds_type(option: str, high: float, *, low: float = 0.0) -> Callable[[str
         return value
 
     return parse
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def until_signal(work: Awaitable[int], stopped: Callable[[signal.Signals], str]) -> int:
+    """`work`'s exit status; SIGINT or SIGTERM cancels it instead (its cleanup runs), prints
+    `stopped(signal)` on stderr and gives 128 + the signal (130, 143), as a shell reports a
+    command a signal ended. Off the main thread (tests) no handler is installed."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[signal.Signals] = []
+
+    def stop(signum: signal.Signals) -> None:
+        if not received:
+            received.append(signum)
+            task.cancel()
+
+    signals = STOP_SIGNALS if threading.current_thread() is threading.main_thread() else ()
+    for signum in signals:
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        task.uncancel()
+        print(stopped(received[0]), file=sys.stderr)
+        return 128 + int(received[0])
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)

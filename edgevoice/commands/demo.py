@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from edgevoice.adapters.credential_lookup import NO_CREDENTIAL, CredentialSource
+from edgevoice.commands._common import until_signal
 from edgevoice.config import AuthConfig
 from edgevoice.errors import ConfigError
 from edgevoice.live.endpoint import is_loopback
@@ -33,7 +33,6 @@ from edgevoice.rig.demo import DemoOptions, run_demo
 
 NAME = "demo"
 EX_USAGE = 2
-SIGNAL_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -141,28 +140,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def _main(options: DemoOptions) -> int:
     """The demo, stopped cleanly (its teardown runs) by SIGINT or SIGTERM."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    received: list[signal.Signals] = []
-
-    def interrupt(signum: signal.Signals) -> None:
-        if not received:
-            task.cancel()
-        received.append(signum)
-
-    for signum in SIGNAL_STATUS:
-        loop.add_signal_handler(signum, interrupt, signum)
-    try:
-        return await run_demo(options)
-    except asyncio.CancelledError:
-        if not received:
-            raise
-        print(
-            f"edgevoice demo: stopped by {received[0].name}; everything it started is stopped",
-            file=sys.stderr,
-        )
-        return SIGNAL_STATUS[received[0]]
-    finally:
-        for signum in SIGNAL_STATUS:
-            loop.remove_signal_handler(signum)
+    return await until_signal(
+        run_demo(options),
+        lambda signum: (
+            f"edgevoice demo: stopped by {signum.name}; everything it started is stopped"
+        ),
+    )

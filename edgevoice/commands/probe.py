@@ -19,10 +19,8 @@ import asyncio
 import datetime
 import logging
 import os
-import signal
 import stat
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +31,7 @@ from edgevoice.adapters.credential_lookup import CredentialSource
 from edgevoice.adapters.wavfile import write_wav
 from edgevoice.adapters.ws import LiveConnection
 from edgevoice.app.session_config import LivePlan, live_plan
-from edgevoice.commands._common import seconds_type, with_config
+from edgevoice.commands._common import seconds_type, until_signal, with_config
 from edgevoice.config import Config
 from edgevoice.credentials import Credential
 from edgevoice.errors import (
@@ -58,7 +56,6 @@ from edgevoice.redact import printable
 NAME = "probe"
 HANDLE_GRACE_S = 2.0  # s to wait after turnComplete for the resumption handle
 MAX_TRANSCRIPT = 2000  # characters of each transcript kept and printed
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
 log = logging.getLogger("edgevoice.probe")
 
 
@@ -220,33 +217,10 @@ async def _interruptible(
     reply: ReplyFile | None,
 ) -> int:
     """Run the probe; SIGINT or SIGTERM cancels it, which closes the connection with 1000."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    received: list[signal.Signals] = []
-
-    def stop(signum: signal.Signals) -> None:
-        if not received:
-            received.append(signum)
-            task.cancel()
-
-    # Signal handlers belong to the main thread (a probe run from another thread, as tests
-    # do, is stopped by its caller instead).
-    signals = SIGNALS if threading.current_thread() is threading.main_thread() else ()
-    for signum in signals:
-        loop.add_signal_handler(signum, stop, signum)
-    try:
-        return await _probe(args, config, plan, credential, reply)
-    except asyncio.CancelledError:
-        if not received:
-            raise
-        task.uncancel()
-        name = received[0].name
-        print(f"probe interrupted by {name}; the connection was closed", file=sys.stderr)
-        return 128 + int(received[0])
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
+    return await until_signal(
+        _probe(args, config, plan, credential, reply),
+        lambda signum: f"probe interrupted by {signum.name}; the connection was closed",
+    )
 
 
 async def _probe(

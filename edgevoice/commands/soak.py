@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from edgevoice.commands._common import without_config
+from edgevoice.commands._common import until_signal, without_config
 from edgevoice.rig.host import ToolsMissing, require_tools
 from edgevoice.soak import FaultKind, Soak, SoakOptions
 
 NAME = "soak"
 EX_USAGE = 2
 EX_UNAVAILABLE = 69
-SIGNAL_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -110,24 +108,16 @@ def run(args: argparse.Namespace) -> int:
 
 async def _main(options: SoakOptions, json_path: Path | None) -> int:
     """The soak, stopped cleanly (its teardown runs) by SIGINT or SIGTERM."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    received: list[signal.Signals] = []
+    return await until_signal(
+        _soak(options, json_path),
+        lambda signum: (
+            f"edgevoice soak: stopped by {signum.name}; everything it started is stopped"
+        ),
+    )
 
-    def interrupt(signum: signal.Signals) -> None:
-        if not received:
-            task.cancel()
-        received.append(signum)
 
-    for signum in SIGNAL_STATUS:
-        loop.add_signal_handler(signum, interrupt, signum)
-    try:
-        report = await Soak(options, sys.stdout).run()
-    except asyncio.CancelledError:
-        if not received:
-            raise
-        return SIGNAL_STATUS[received[0]]
+async def _soak(options: SoakOptions, json_path: Path | None) -> int:
+    report = await Soak(options, sys.stdout).run()
     print(report.text(), flush=True)
     if json_path is not None:
         await asyncio.to_thread(json_path.write_text, report.as_json() + "\n")
