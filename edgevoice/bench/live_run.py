@@ -46,7 +46,7 @@ from edgevoice.bench.procstat import CpuWindow, rss_mb
 from edgevoice.bench.trace_read import TraceListener
 from edgevoice.redact import Secret
 from edgevoice.rig.clips import Clip
-from edgevoice.rig.daemon import DaemonError, DaemonProcess, DaemonSetup
+from edgevoice.rig.daemon import EARCONS_OFF, DaemonError, DaemonProcess, DaemonSetup
 from edgevoice.rig.devices import RtAudio
 from edgevoice.rig.host import require_tools
 from edgevoice.rig.processes import spawn, stop_process
@@ -69,13 +69,7 @@ MiB = 1 << 20
 BENCH_SETTINGS: dict[str, dict[str, Any]] = {
     "trigger": {"mode": "voice"},
     "audio": {"input_rate": 48000, "input_channels": 2, "output_rate": 48000, "output_channels": 2},
-    "earcons": {
-        "listen_start": False,
-        "listen_end": False,
-        "error": False,
-        "offline": False,
-        "limit": False,
-    },
+    "earcons": dict(EARCONS_OFF),
     "live": {"follow_up_window": 600.0},
     "log": {"level": "info"},
 }

@@ -42,6 +42,14 @@ SYSTEMD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 STOP_TIMEOUT_S = 15.0
 READY_POLL_S = 0.05
 KEEP_LOG_LINES = 60  # the daemon's last lines in an error message
+# Every earcon off: what the speaker records is then the answers alone (demo, bench, soak).
+EARCONS_OFF: dict[str, bool] = {
+    "listen_start": False,
+    "listen_end": False,
+    "error": False,
+    "offline": False,
+    "limit": False,
+}
 
 
 class DaemonError(RigError):

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from edgevoice.redact import Secret, printable
-from edgevoice.rig.daemon import DaemonError, DaemonProcess, DaemonSetup
+from edgevoice.rig.daemon import EARCONS_OFF, DaemonError, DaemonProcess, DaemonSetup
 from edgevoice.rig.demo_screen import DaemonLines, Screen, SimWatcher
 from edgevoice.rig.demo_talk import Talk
 from edgevoice.rig.devices import RtAudio
@@ -67,13 +67,7 @@ BARGE_IN = "Stop, stop. Tell me a joke instead."
 # would), earcons off so the speaker recording holds the answers alone.
 DEMO_SETTINGS: dict[str, dict[str, Any]] = {
     "trigger": {"mode": "voice"},
-    "earcons": {
-        "listen_start": False,
-        "listen_end": False,
-        "error": False,
-        "offline": False,
-        "limit": False,
-    },
+    "earcons": dict(EARCONS_OFF),
 }
 
 READY_TIMEOUT_S = 30.0

@@ -38,7 +38,7 @@ from typing import Any, TextIO
 
 from edgevoice.redact import Secret, printable
 from edgevoice.rig.clips import Clip, Playing
-from edgevoice.rig.daemon import DaemonError, DaemonProcess, DaemonSetup
+from edgevoice.rig.daemon import EARCONS_OFF, DaemonError, DaemonProcess, DaemonSetup
 from edgevoice.rig.demo_screen import parse_daemon_line
 from edgevoice.rig.devices import RtAudio
 from edgevoice.rig.host import RigError
@@ -66,13 +66,7 @@ MIB = 1 << 20
 # The soak's config on top of the rig's (see the module docstring).
 SETTINGS: dict[str, dict[str, Any]] = {
     "trigger": {"mode": "voice"},
-    "earcons": {
-        "listen_start": False,
-        "listen_end": False,
-        "error": False,
-        "offline": False,
-        "limit": False,
-    },
+    "earcons": dict(EARCONS_OFF),
     "log": {"level": "info"},
     # A stall costs this long before the daemon drops the connection.
     # 1 MiB, the official SDK's frame limit, which the simulator's oversized fault is made to

@@ -33,6 +33,7 @@ from daemonkit import CtlResult, DaemonProcess, Daemons, DaemonSetup, socket_req
 from rtkit import SINK_RATE, RtAudio, Samples, SpeakerRecorder, resample
 
 from edgevoice.rig import wire as rig_wire
+from edgevoice.rig.daemon import EARCONS_OFF
 from edgevoice.rig.wire import (
     MIC_MIME,
     MIC_RATE,
@@ -61,15 +62,7 @@ __all__ = [
 LIVE_CONFTEST = Path(__file__).parent.parent / "live" / "conftest.py"
 
 # Earcons off unless a test wants them: the speaker then carries the answers alone.
-QUIET = {
-    "earcons": {
-        "listen_start": False,
-        "listen_end": False,
-        "error": False,
-        "offline": False,
-        "limit": False,
-    }
-}
+QUIET = {"earcons": dict(EARCONS_OFF)}
 
 
 def wire(record: ConnectionRecord) -> list[Item]:
