@@ -228,7 +228,7 @@ def test_ctrl_c_anywhere_is_one_line_and_130(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert process.returncode == 130
+    assert process.returncode == 130, (out, err)  # seen once as 75 under load: what it said
     assert err == "edgevoice: interrupted\n"
     assert out == ""
 
