@@ -46,7 +46,7 @@ from edgevoice.commands.doctor import diagnose, report
 from edgevoice.errors import ConfigError
 from edgevoice.sim import SimOptions
 
-KEY = "AIzaDOCTORq7Xw2ZpL9mK4vB8nR1sD6fH3jY0cE"
+KEY = "test-doctor-key-q7Xw2ZpL9mK4vB8nR1sD6fH3"
 REPO = Path(__file__).resolve().parents[2]
 UNIT_TEXT = (REPO / "systemd" / "edgevoice.service").read_text()
 NOBODY = Account("edgevoice", 4242, frozenset({4242}))

@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "deploy" / "install.sh"
 UNINSTALL = REPO / "deploy" / "uninstall.sh"
 # Shaped like a Google API key ("AIza" + 35 characters), and like nothing else in the output.
-KEY = "AIzaTESTq7Xw2ZpL9mK4vB8nR1sD6fH3jY0cE5u"
-OTHER_KEY = "AIzaOTHERa1b2c3d4e5f6g7h8i9j0k1l2m3n4o5"
+KEY = "test-install-key-q7Xw2ZpL9mK4vB8nR1sD6fH"
+OTHER_KEY = "test-other-key-a1b2c3d4e5f6g7h8i9j0k1l2m"
 RUN_TIMEOUT = 900  # s: a hang guard for a venv built on a busy machine
 HOST_PATHS = (
     "/opt/edgevoice",
