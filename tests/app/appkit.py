@@ -19,12 +19,11 @@ have hit no bug of its own.
 from __future__ import annotations
 
 import asyncio
-import base64
 import importlib.util
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +32,18 @@ from gpiozero.pins.mock import MockFactory
 from edgevoice.adapters.control_socket import socket_path
 from edgevoice.app.daemon import Daemon
 from edgevoice.config import Config
+from edgevoice.rig import wire as rig_wire
+from edgevoice.rig.daemon import EARCONS_OFF, socket_request
+from edgevoice.rig.wire import MIC_MIME, Item, Turn, audio_outside_turns
 from edgevoice.sim import ConnectionRecord, Simulator, VirtualClock
 
 KEY = "AQ.app9-daemon-test-key-71c4e0"
 BUTTON = 17
 RED, GREEN, BLUE = 22, 23, 24
-MIC_RATE = 16000
 TIMEOUT = 30.0  # a hang guard, never a measurement
 LIVE_CONFTEST = Path(__file__).parent.parent / "live" / "conftest.py"
 
-QUIET = {
-    "listen_start": False,
-    "listen_end": False,
-    "error": False,
-    "offline": False,
-    "limit": False,
-}
+QUIET = dict(EARCONS_OFF)
 
 
 def oracle() -> Callable[[str], Any]:
@@ -65,60 +60,22 @@ def oracle() -> Callable[[str], Any]:
 # What the daemon sent, as the simulator received it
 
 
-@dataclass(frozen=True)
-class Item:
-    connection: int
-    kind: str  # a realtimeInput field ("audio", "activityStart", ...) or a top-level key
-    value: Any = None
-
-
 def wire(record: ConnectionRecord) -> list[Item]:
-    items: list[Item] = []
-    for frame in record.received:
-        ((key, body),) = frame.json.items()
-        if key != "realtimeInput":
-            items.append(Item(record.id, key, body))
-            continue
-        for name, value in body.items():
-            if name == "audio":
-                assert value["mimeType"] == f"audio/pcm;rate={MIC_RATE}"
-                items.append(Item(record.id, "audio", base64.b64decode(value["data"])))
-            else:
-                items.append(Item(record.id, name, value))
+    """The rig's reading of a connection's frames, asserting each is well formed and each
+    audio chunk is 16 kHz PCM."""
+    items = rig_wire.wire(record)
+    for item in items:
+        assert item.kind != "malformed", item
+        if item.kind == "audio":
+            assert item.mime == MIC_MIME, item.mime
     return items
 
 
-@dataclass
-class Turn:
-    connection: int
-    pcm: bytes = b""
-    ended: bool = False
-    texts: list[str] = field(default_factory=list)
-
-    @property
-    def seconds(self) -> float:
-        return len(self.pcm) / 2 / MIC_RATE
-
-
 def turns_of(items: list[Item]) -> list[Turn]:
-    """activityStart ... activityEnd brackets (asserting they are well formed)."""
-    found: list[Turn] = []
-    current: Turn | None = None
-    for item in items:
-        if item.kind == "activityStart":
-            assert current is None, "activityStart inside an open turn"
-            current = Turn(item.connection)
-            found.append(current)
-        elif item.kind == "activityEnd":
-            assert current is not None, "activityEnd without activityStart"
-            current.ended = True
-            current = None
-        elif item.kind == "audio":
-            assert current is not None, "audio sent outside a turn"
-            current.pcm += item.value
-        elif item.kind == "text" and current is not None:
-            current.texts.append(item.value)
-    return found
+    """activityStart ... activityEnd brackets (the rig's `turns_of` raises when they are
+    broken), asserting no audio went out between them."""
+    assert audio_outside_turns(items) == 0, "audio sent outside a turn"
+    return rig_wire.turns_of(items)
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,16 +125,7 @@ class Rig:
     # --- the control socket ------------------------------------------------------------------
     async def request(self, body: Mapping[str, Any] | bytes) -> Any:
         """One line on the control socket; the parsed reply (None if it closed without one)."""
-        path = socket_path(self.config.paths.runtime_dir)
-        reader, writer = await asyncio.open_unix_connection(str(path))
-        try:
-            line = body if isinstance(body, bytes) else json.dumps(body).encode() + b"\n"
-            writer.write(line)
-            await writer.drain()
-            reply = await asyncio.wait_for(reader.readline(), TIMEOUT)
-        finally:
-            writer.close()
-        return json.loads(reply) if reply else None
+        return await socket_request(socket_path(self.config.paths.runtime_dir), body, TIMEOUT)
 
     async def ctl(self, cmd: str, **fields: Any) -> dict[str, Any]:
         reply = await self.request({"cmd": cmd, **fields})
