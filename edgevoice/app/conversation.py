@@ -477,9 +477,12 @@ class Conversation:
         self.turn_log.speech_sent(seconds)
 
     def forget_link(self, *, keep_follow_up: bool = False) -> Link | None:
-        """Let go of the current connection (its later inputs are stale); returns it."""
+        """Let go of the current connection (its later inputs are stale); returns it. The
+        answer it was giving goes with it: nothing more of it will come, so no answer is due,
+        arriving, to be dropped after a barge-in or ended by a late turnComplete."""
         link, self.link = self.link, None
         self.listening = False
+        self.awaiting = self.answering = self.discard_answer = self.interrupted = False
         for name in ("follow_up", "watchdog", "stable"):
             if name != "follow_up" or not keep_follow_up:
                 self.timers.cancel(name)
@@ -517,9 +520,8 @@ class Conversation:
             self.finish_turn()
         self.tools.cancel_all()
         self.speaker.clear()
-        self.awaiting = self.answering = self.discard_answer = self.interrupted = False
         self.ending = False
-        self.supervisor.drop()
+        self.supervisor.drop()  # forgets the answer in progress with the connection
         self.supervisor.replay.clear()
         self.turn_log.finish("ended")
         self.policy.forget_handle()

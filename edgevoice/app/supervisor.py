@@ -240,9 +240,9 @@ class Supervisor:
         awaiting = c.awaiting and any(isinstance(op, ends) for op in carried)
         answer_lost = was_up and busy and not carried
         cut_short = c.answering  # an answer was streaming in: no more of it will come
-        c.forget_link()
+        c.forget_link()  # and the answer in progress with it
         c.tools.cancel_all()
-        c.awaiting = c.answering = c.discard_answer = c.interrupted = c.ending = False
+        c.ending = False
         if cut_short:  # what arrived plays out, then the device is free (not SPEAKING for ever)
             c.speaker.answer_done()
         if error is None:
@@ -435,12 +435,11 @@ class Supervisor:
             quiet,
             extra={"ERROR_CLASS": ErrorClass.TRANSIENT.value},
         )
-        # As when a connection ends: a barge-in's "drop the rest of the old answer" dies with
-        # the stalled connection, or the next answer (a new connection) would be dropped too.
-        c.awaiting = c.answering = c.discard_answer = c.interrupted = False
         c.speaker.clear()
         c.tools.cancel_all()
         self.replay.clear()
+        # The answer in progress goes with the connection (a barge-in's "drop the rest of the
+        # old answer" too, or the next answer, on a new connection, would be dropped).
         link = c.forget_link()
         if link is not None:
             link.drop()
